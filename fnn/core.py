@@ -1,0 +1,112 @@
+"""The records every part of fnn is built from, and the helpers that keep them frozen.
+
+A ``Layer`` is three pure functions::
+
+    init(key, in_shape, dtype=np.float32) -> (params, state, out_shape)
+    forward(params, state, x, *, key=None, train=False) -> (y, new_state, cache)
+    backward(params, cache, dy) -> (dx, grads)
+
+and a ``Loss`` two::
+
+    forward(y, t) -> (value, cache)
+    backward(cache) -> dy
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+
+from fnn import tree as tree_lib
+from fnn.errors import DTypeError, ShapeError
+
+__all__ = ["Layer", "Loss", "readonly", "freeze", "array_field", "param_grads", "check_float",
+           "check_input"]
+
+Shape = tuple[int, ...]
+
+
+def readonly(x: Any) -> Any:
+    """``x`` as an array that cannot be written through (a view when ``x`` is writable).
+
+    ``None`` passes through, so optional record fields stay optional.
+    """
+    if x is None:
+        return None
+    arr = np.asarray(x)
+    if arr.flags.writeable:
+        arr = arr.view()
+        arr.flags.writeable = False
+    return arr
+
+
+def freeze(tree: Any) -> Any:
+    """``tree`` with every array leaf read-only; ``tree`` itself when they already are."""
+    if all(not isinstance(leaf, np.ndarray) or not leaf.flags.writeable
+           for leaf in tree_lib.leaves(tree)):
+        return tree
+    return tree_lib.map(lambda leaf: readonly(leaf) if isinstance(leaf, np.ndarray) else leaf, tree)
+
+
+def array_field(**kwargs: Any) -> Any:
+    """An attrs field holding a read-only array, compared by value."""
+    return attrs.field(converter=readonly, eq=attrs.cmp_using(eq=np.array_equal), **kwargs)
+
+
+@attrs.frozen
+class Layer:
+    """A layer: ``init`` infers shapes and makes parameters, ``forward`` and
+    ``backward`` compute the outputs and the gradients.
+
+    ``param_grads`` is optional: ``(params, cache, dy) -> grads``, the parameter
+    gradients without the input gradient, for the first layer of a network
+    where ``dx`` would be thrown away (it saves a matrix product in ``dense``
+    and the col2im in ``conv2d``). When it is None, ``backward`` runs and its
+    ``dx`` is dropped.
+    """
+
+    name: str
+    init: Callable
+    forward: Callable
+    backward: Callable
+    param_grads: Callable | None = None
+
+
+@attrs.frozen
+class Loss:
+    """A loss: ``forward(y, t) -> (value, cache)`` and ``backward(cache) -> dy``."""
+
+    name: str
+    forward: Callable
+    backward: Callable
+
+
+def param_grads(layer: Layer, params: Any, cache: Any, dy: np.ndarray) -> Any:
+    """The gradients of ``layer``'s parameters only, skipping ``dx`` where the layer can."""
+    if layer.param_grads is not None:
+        return layer.param_grads(params, cache, dy)
+    return layer.backward(params, cache, dy)[1]
+
+
+def check_float(where: str, x: Any, dtype: np.dtype | None = None) -> None:
+    """Raise ``DTypeError`` unless ``x`` is a floating array (of ``dtype``, when given)."""
+    actual = getattr(x, "dtype", None)
+    if actual is None or actual.kind != "f":
+        raise DTypeError(f"{where}: expected a floating-point array, got "
+                         f"{'dtype ' + str(actual) if actual is not None else type(x).__name__}")
+    if dtype is not None and actual != dtype:
+        raise DTypeError(f"{where}: expected dtype {np.dtype(dtype)} (the dtype given at init), "
+                         f"got {actual}; convert the input with .astype(np.{np.dtype(dtype)})")
+
+
+def check_input(where: str, x: Any, feature_shape: Shape, dtype: np.dtype | None = None) -> None:
+    """Raise unless ``x`` is a float array of shape (batch, *feature_shape).
+
+    ``ShapeError`` names ``where`` and both shapes, ``DTypeError`` both dtypes.
+    """
+    check_float(where, x, dtype)
+    if x.shape[1:] != feature_shape or x.ndim != len(feature_shape) + 1:
+        expected = ", ".join(["batch", *map(str, feature_shape)])
+        raise ShapeError(f"{where}: expected input of shape ({expected}), got {x.shape}")

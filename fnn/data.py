@@ -1,0 +1,164 @@
+"""Data: batching, one-hot targets, and IDX/MNIST files read without pickle."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+import attrs
+import numpy as np
+
+from fnn import random
+from fnn.errors import DataError, DTypeError, ShapeError
+
+__all__ = ["batches", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels"]
+
+
+def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | None = None,
+            drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(x_batch, t_batch)`` pairs covering every sample once.
+
+    With ``key``, the order is ``random.permutation(key, len(x))``: it depends on
+    the key alone. Without, batches are slices in order (views, no copies).
+    The last, smaller batch is kept unless ``drop_last``.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batches: batch_size must be a positive integer, got {batch_size!r}")
+    n = len(x)
+    if len(t) != n:
+        raise ShapeError(f"batches: x and t must hold the same number of samples, "
+                         f"got {n} and {len(t)}")
+    stop = n - n % batch_size if drop_last else n
+    order = random.permutation(key, n) if key is not None else None
+    for start in range(0, stop, batch_size):
+        if order is None:
+            yield x[start:start + batch_size], t[start:start + batch_size]
+        else:
+            index = order[start:start + batch_size]
+            yield x[index], t[index]
+
+
+def one_hot(labels: np.ndarray, num_classes: int, dtype: np.dtype = np.float32) -> np.ndarray:
+    """Rows of ``num_classes`` with a 1 at each label: (n,) ints → (n, num_classes)."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise DataError(f"one_hot: labels must lie in [0, {num_classes}), got {bad}")
+    out = np.zeros(labels.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out
+
+
+# IDX type codes (http://yann.lecun.com/exdb/mnist/): data are big-endian.
+_IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
+               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's content, gunzipped when it starts with the gzip magic bytes."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file, gzip-compressed or raw (told apart by content, not by name).
+
+    Checks the magic number, the type code, the dimensions and that the body
+    holds exactly the bytes they call for; anything else raises ``DataError``
+    naming the file. Returns the array in native byte order.
+    """
+    path = Path(path)
+    content = _read_bytes(path)
+    if len(content) < 4 or content[0] != 0 or content[1] != 0:
+        raise DataError(f"{path}: not an IDX file (expected magic bytes 00 00, "
+                        f"got {content[:2].hex(' ') or 'an empty file'})")
+    code, ndim = content[2], content[3]
+    if code not in _IDX_DTYPES:
+        raise DataError(f"{path}: unknown IDX type code {code:#04x} "
+                        f"(expected one of {', '.join(f'{c:#04x}' for c in _IDX_DTYPES)})")
+    header = 4 + 4 * ndim
+    if len(content) < header:
+        raise DataError(f"{path}: truncated header: {ndim} dimensions need {header} bytes, "
+                        f"the file has {len(content)}")
+    shape = tuple(int(d) for d in np.frombuffer(content, ">u4", ndim, offset=4))
+    dtype = _IDX_DTYPES[code]
+    expected = math.prod(shape) * dtype.itemsize
+    actual = len(content) - header
+    if actual != expected:
+        raise DataError(f"{path}: {'truncated' if actual < expected else 'oversized'} body: "
+                        f"shape {shape} of {dtype.name} needs {expected} bytes, got {actual}")
+    return np.frombuffer(content, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+@attrs.frozen
+class Mnist:
+    """MNIST as found in a directory: ``(images, labels)`` pairs, or None where absent.
+
+    Images are uint8 of shape (n, 28, 28), labels uint8 of shape (n,).
+    """
+
+    train: tuple[np.ndarray, np.ndarray] | None
+    test: tuple[np.ndarray, np.ndarray] | None
+
+
+_MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx")):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def load_mnist(directory: str | os.PathLike) -> Mnist:
+    """Load the MNIST train and/or test files found in ``directory`` (gzip or raw).
+
+    Never downloads: when neither pair is there, the error lists the files to put there.
+    """
+    directory = Path(directory)
+    splits = {}
+    for split, (image_stem, label_stem) in _MNIST_FILES.items():
+        image_path, label_path = _find(directory, image_stem), _find(directory, label_stem)
+        if image_path is None and label_path is None:
+            splits[split] = None
+            continue
+        if image_path is None or label_path is None:
+            missing = image_stem if image_path is None else label_stem
+            raise DataError(f"{directory}: found half of the MNIST {split} set; "
+                            f"{missing}(.gz) is missing")
+        images, labels = read_idx(image_path), read_idx(label_path)
+        if images.ndim != 3 or images.dtype != np.uint8 or labels.ndim != 1 \
+                or labels.dtype != np.uint8 or len(images) != len(labels):
+            raise DataError(f"{directory}: MNIST {split} files do not fit together: images "
+                            f"{images.dtype}{images.shape}, labels {labels.dtype}{labels.shape}")
+        if labels.size and labels.max() > 9:
+            raise DataError(f"{label_path}: labels must lie in [0, 10), got {labels.max()}")
+        splits[split] = (images, labels)
+    if splits["train"] is None and splits["test"] is None:
+        wanted = ", ".join(f"{stem}.gz" for pair in _MNIST_FILES.values() for stem in pair)
+        raise DataError(f"{directory}: no MNIST files found; put {wanted} (or the "
+                        f"uncompressed files) there. fnn never downloads data.")
+    return Mnist(**splits)
+
+
+def scale_pixels(images: np.ndarray, dtype: np.dtype = np.float32) -> np.ndarray:
+    """uint8 pixels 0..255 as floats in [0, 1]."""
+    return (np.asarray(images, dtype=dtype) / np.asarray(255, dtype=dtype)).astype(dtype, copy=False)

@@ -1,0 +1,60 @@
+"""The fully connected (affine) layer: y = x·W + b."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from fnn import random
+from fnn.core import Layer, array_field, check_input
+from fnn.errors import ShapeError
+from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
+
+__all__ = ["DenseParams", "dense"]
+
+
+@attrs.frozen
+class DenseParams:
+    """Parameters of ``dense``: ``w`` of shape (in, out), ``b`` of shape (out,) or None."""
+
+    w: np.ndarray = array_field()
+    b: np.ndarray | None = array_field(default=None)
+
+
+def dense(units: int, *, w_init: Initializer | None = None, b_init: Initializer = zeros,
+          use_bias: bool = True) -> Layer:
+    """Affine layer on (batch, in) inputs: y = x·W + b, of shape (batch, units).
+
+    Backward: dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ_batch dy. ``w_init`` defaults to
+    ``glorot_uniform()``; the book's 0.01·N(0, 1) is ``initializers.normal(0.01)``.
+    """
+    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+        raise ValueError(f"dense: units must be a positive integer, got {units!r}")
+    name = f"dense({units})"
+    w_init = glorot_uniform() if w_init is None else w_init
+
+    def init(key, in_shape, dtype=np.float32):
+        in_shape = tuple(in_shape)
+        if len(in_shape) != 1:
+            raise ShapeError(f"{name}: expected a 1-D input shape (features,), got {in_shape}; "
+                             f"put flatten() before dense")
+        dtype = np.dtype(dtype)
+        k_w, k_b = random.split(key)
+        w = initialize(f"{name} w_init", w_init, k_w, (in_shape[0], units), dtype)
+        b = initialize(f"{name} b_init", b_init, k_b, (units,), dtype) if use_bias else None
+        return DenseParams(w, b), None, (units,)
+
+    def forward(params, state, x, *, key=None, train=False):
+        check_input(name, x, params.w.shape[:1], params.w.dtype)
+        y = x @ params.w
+        if params.b is not None:
+            y += params.b
+        return y, state, x
+
+    def param_grads(params, x, dy):
+        return DenseParams(x.T @ dy, dy.sum(axis=0) if params.b is not None else None)
+
+    def backward(params, x, dy):
+        return dy @ params.w.T, param_grads(params, x, dy)
+
+    return Layer(name, init, forward, backward, param_grads)

@@ -1,0 +1,141 @@
+"""Losses: ``forward(y, t) -> (value, cache)`` and ``backward(cache) -> dy``.
+
+``value`` is a Python float; ``dy`` has the shape and dtype of ``y``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fnn.core import Loss, check_float
+from fnn.errors import DataError, DTypeError, ShapeError
+from fnn.layers.activations import logistic
+
+__all__ = ["sse", "mse", "softmax_cross_entropy", "sigmoid_binary_cross_entropy"]
+
+
+def _check_pair(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Check y is a non-empty float array and t a float array of its shape; t in y's dtype."""
+    check_float(f"{name} predictions", y)
+    if y.ndim == 0 or y.shape[0] == 0:
+        raise ShapeError(f"{name}: expected a non-empty batch of predictions, got shape {y.shape}")
+    if getattr(t, "shape", None) != y.shape:
+        raise ShapeError(f"{name}: targets must have the predictions' shape {y.shape}, "
+                         f"got {getattr(t, 'shape', type(t).__name__)}")
+    check_float(f"{name} targets", t)
+    return t.astype(y.dtype, copy=False)
+
+
+def sse() -> Loss:
+    """E = ½ Σ (y − t)² over every element (not averaged, as in the book); dE/dy = y − t."""
+
+    def forward(y, t):
+        t = _check_pair("sse", y, t)
+        diff = y - t
+        return 0.5 * float(np.vdot(diff, diff)), diff
+
+    return Loss("sse", forward, lambda diff: diff)
+
+
+def mse() -> Loss:
+    """E = mean((y − t)²) over every element; dE/dy = 2 (y − t) / y.size."""
+
+    def forward(y, t):
+        t = _check_pair("mse", y, t)
+        diff = y - t
+        return float(np.vdot(diff, diff)) / diff.size, diff
+
+    def backward(diff):
+        return diff * (2.0 / diff.size)
+
+    return Loss("mse", forward, backward)
+
+
+def _targets(name: str, logits: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Check targets: int labels (batch,) in range, or float rows of the logits' shape."""
+    check_float(f"{name} logits", logits)
+    if logits.ndim != 2 or logits.shape[0] == 0:
+        raise ShapeError(f"{name}: expected logits of shape (batch, classes) with batch > 0, "
+                         f"got {logits.shape}")
+    t = np.asarray(t)
+    if t.dtype.kind in "iu":
+        if t.shape != logits.shape[:1]:
+            raise ShapeError(f"{name}: integer labels must have shape ({logits.shape[0]},) to "
+                             f"match logits {logits.shape}, got {t.shape}")
+        low, high = t.min(), t.max()
+        if low < 0 or high >= logits.shape[1]:
+            bad = low if low < 0 else high
+            raise DataError(f"{name}: labels must lie in [0, {logits.shape[1]}), got {bad}")
+    elif t.dtype.kind == "f":
+        if t.shape != logits.shape:
+            raise ShapeError(f"{name}: one-hot targets must have the logits' shape "
+                             f"{logits.shape}, got {t.shape}")
+        t = t.astype(logits.dtype, copy=False)
+    else:
+        raise DTypeError(f"{name}: targets must be integer labels or float one-hot rows, "
+                         f"got dtype {t.dtype}")
+    return t
+
+
+def softmax_cross_entropy() -> Loss:
+    """Mean over the batch of −Σ t·log softmax(y), on logits y of shape (batch, classes).
+
+    Targets are integer labels (batch,) or one-hot (or soft) rows (batch, classes).
+    Computed with log-sum-exp, so exact for logits of any size.
+    dE/dy = (softmax(y)·Σt − t) / batch, which is (softmax(y) − t) / batch for one-hot rows.
+    """
+    name = "softmax_cross_entropy"
+
+    def forward(y, t):
+        t = _targets(name, y, t)
+        n = y.shape[0]
+        z = y - y.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        log_s = np.log(s)
+        if t.dtype.kind == "f":
+            # −Σ t·(z − log s) = Σ t·log s − Σ t·z
+            value = float(np.vdot(t.sum(axis=1), log_s[:, 0]) - np.vdot(t, z)) / n
+        else:
+            value = float(log_s.sum() - z[np.arange(n), t].sum()) / n
+        e /= s
+        return value, (e, t)
+
+    def backward(cache):
+        p, t = cache
+        n = p.shape[0]
+        if t.dtype.kind == "f":
+            dy = p * t.sum(axis=1, keepdims=True)
+            dy -= t
+        else:
+            dy = p.copy()
+            dy[np.arange(n), t] -= 1
+        dy /= n
+        return dy
+
+    return Loss(name, forward, backward)
+
+
+def sigmoid_binary_cross_entropy() -> Loss:
+    """Mean over every element of −[t·log σ(y) + (1 − t)·log(1 − σ(y))], on logits y.
+
+    Computed as max(y, 0) − y·t + log(1 + e^−|y|), exact for logits of any size.
+    dE/dy = (σ(y) − t) / y.size.
+    """
+    name = "sigmoid_binary_cross_entropy"
+
+    def forward(y, t):
+        t = _check_pair(name, y, t)
+        elementwise = np.maximum(y, 0)
+        elementwise -= y * t
+        elementwise += np.log1p(np.exp(-np.abs(y)))
+        return float(elementwise.mean()), (y, t)
+
+    def backward(cache):
+        y, t = cache
+        dy = logistic(y)
+        dy -= t
+        dy /= y.size
+        return dy
+
+    return Loss(name, forward, backward)

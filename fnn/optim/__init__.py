@@ -1,0 +1,6 @@
+"""Optimizers as pure gradient transformations (``Transform``), composable with ``chain``."""
+
+from fnn.optim.sgd import MomentumState, SgdState, momentum, sgd
+from fnn.optim.transform import Transform, apply_updates, chain
+
+__all__ = ["Transform", "apply_updates", "chain", "sgd", "momentum", "SgdState", "MomentumState"]

@@ -1,0 +1,75 @@
+"""Plain and momentum gradient descent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+from fnn.core import freeze, readonly
+from fnn.optim.transform import (Schedule, Transform, check_learning_rate, learning_rate,
+                                 map_matching)
+from fnn import tree
+
+__all__ = ["SgdState", "MomentumState", "sgd", "momentum"]
+
+
+@attrs.frozen
+class SgdState:
+    """State of ``sgd``: only the number of updates made so far."""
+
+    step: int = 0
+
+
+@attrs.frozen
+class MomentumState:
+    """State of ``momentum``: the step count and the velocity, shaped like the params."""
+
+    step: int
+    velocity: Any = attrs.field(converter=freeze)
+
+
+def zeros_like_tree(params: Any) -> Any:
+    """A read-only zero array for every leaf of ``params``."""
+    return tree.map(lambda p: readonly(np.zeros_like(p)), params)
+
+
+def sgd(lr: float | Schedule = 0.01) -> Transform:
+    """Gradient descent: updates = −lr·g (W ← W − lr·dE/dW)."""
+    check_learning_rate("sgd", lr)
+
+    def init(params):
+        return SgdState(0)
+
+    def update(grads, state, params=None):
+        scale = -learning_rate(lr, state.step)
+        return tree.map(lambda g: readonly(g * scale), grads), SgdState(state.step + 1)
+
+    return Transform(init, update)
+
+
+def momentum(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
+    """Momentum as in the book: v ← momentum·v − lr·g; updates = v (so p ← p + v).
+
+    The velocity starts at zero.
+    """
+    check_learning_rate("momentum", lr)
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum: momentum must lie in [0, 1), got {momentum}")
+
+    def init(params):
+        return MomentumState(0, zeros_like_tree(params))
+
+    def update(grads, state, params=None):
+        rate = learning_rate(lr, state.step)
+
+        def new_velocity(g, v):
+            v = v * momentum
+            v -= g * rate
+            return readonly(v)
+
+        velocity = map_matching("momentum", new_velocity, grads, state.velocity)
+        return velocity, MomentumState(state.step + 1, velocity)
+
+    return Transform(init, update)

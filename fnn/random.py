@@ -1,0 +1,91 @@
+"""Explicit, splittable random keys.
+
+A ``Key`` is a frozen record of two 64-bit words used as the key of a Philox
+counter-based generator. Sampling from a key reads the start of its stream;
+``split`` reads far out in the same stream (counter 2**255), where sampling
+never reaches, so children never repeat their parent's numbers. No function
+here reads or advances numpy's global generator.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import attrs
+import numpy as np
+
+from fnn.core import array_field
+
+__all__ = ["Key", "key", "split", "normal", "uniform", "bernoulli", "permutation"]
+
+_SPLIT_COUNTER = 2**255
+
+
+def _check_words(instance: object, attribute: object, value: np.ndarray) -> None:
+    if value.shape != (2,) or value.dtype != np.uint64:
+        raise ValueError(f"Key data must be a uint64 array of shape (2,), "
+                         f"got {value.dtype} of shape {value.shape}")
+
+
+@attrs.frozen
+class Key:
+    """A random key: two uint64 words. Make one with ``key(seed)``."""
+
+    data: np.ndarray = array_field(validator=_check_words)
+
+    def __repr__(self) -> str:
+        return f"Key({int(self.data[0]):#018x}, {int(self.data[1]):#018x})"
+
+
+def key(seed: int) -> Key:
+    """The key for an integer seed (any non-negative int, however large)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return Key(np.random.SeedSequence(int(seed)).generate_state(2, np.uint64))
+
+
+def _check_key(k: object) -> None:
+    if not isinstance(k, Key):
+        raise TypeError(f"expected an fnn.random.Key (make one with fnn.random.key(seed)), "
+                        f"got {type(k).__name__}")
+
+
+def _generator(k: Key) -> np.random.Generator:
+    _check_key(k)
+    return np.random.Generator(np.random.Philox(key=k.data))
+
+
+def split(k: Key, num: int = 2) -> tuple[Key, ...]:
+    """``num`` new keys derived from ``k``; none of them equals ``k``."""
+    _check_key(k)
+    if num < 1:
+        raise ValueError(f"split: num must be at least 1, got {num}")
+    words = np.random.Philox(key=k.data, counter=_SPLIT_COUNTER).random_raw(2 * num)
+    return tuple(Key(words[2 * i: 2 * i + 2]) for i in range(num))
+
+
+def normal(k: Key, shape: tuple[int, ...] | int, dtype: np.dtype = np.float32) -> np.ndarray:
+    """Standard normal samples of ``shape`` (float32 or float64)."""
+    return _generator(k).standard_normal(shape, dtype=dtype)
+
+
+def uniform(k: Key, shape: tuple[int, ...] | int, low: float = 0.0, high: float = 1.0,
+            dtype: np.dtype = np.float32) -> np.ndarray:
+    """Samples uniform on ``[low, high)`` of ``shape`` (float32 or float64)."""
+    u = _generator(k).random(shape, dtype=dtype)
+    if low != 0.0 or high != 1.0:
+        u *= np.asarray(high - low, dtype=dtype)
+        u += np.asarray(low, dtype=dtype)
+    return u
+
+
+def bernoulli(k: Key, p: float, shape: tuple[int, ...] | int) -> np.ndarray:
+    """Booleans of ``shape``, each True with probability ``p``."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"bernoulli: p must lie in [0, 1], got {p}")
+    return _generator(k).random(shape) < p
+
+
+def permutation(k: Key, n: int) -> np.ndarray:
+    """A random permutation of ``range(n)`` as an int64 array."""
+    return _generator(k).permutation(n)
