@@ -85,10 +85,14 @@ def he_uniform() -> Initializer:
 def initialize(where: str, init: Initializer, key: random.Key, shape: tuple[int, ...],
                dtype: np.dtype) -> np.ndarray:
     """Call ``init`` and check that it returned an array of ``shape`` and ``dtype``."""
-    w = init(key, shape, dtype) if callable(init) else None
+    hint = "an initializer is called as init(key, shape, dtype): pass e.g. glorot_uniform(), " \
+           "not glorot_uniform"
+    try:
+        w = init(key, shape, dtype)
+    except TypeError as exc:
+        raise TypeError(f"{where}: calling the initializer failed ({exc}); {hint}") from exc
     if not isinstance(w, np.ndarray) or w.shape != shape or w.dtype != dtype:
-        got = (f"{w.dtype} array of shape {w.shape}" if isinstance(w, np.ndarray)
-               else type(w if callable(init) else init).__name__)
-        raise TypeError(f"{where}: the initializer must return a {np.dtype(dtype)} array of shape "
-                        f"{shape}, got {got} (pass e.g. glorot_uniform(), not glorot_uniform)")
+        got = f"{w.dtype} array of shape {w.shape}" if isinstance(w, np.ndarray) else repr(w)
+        raise TypeError(f"{where}: expected the initializer to return a {np.dtype(dtype)} array "
+                        f"of shape {shape}, got {got}; {hint}")
     return w

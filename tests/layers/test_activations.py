@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from fnn import layers
+from fnn.errors import DTypeError
+from fnn.testing import assert_layer_gradients
+
+SMOOTH = [layers.sigmoid(), layers.tanh(), layers.identity(), layers.softmax()]
+KINKED = [layers.relu(), layers.leaky_relu(), layers.leaky_relu(0.1)]
+
+
+def away_from_zero(rng, shape):
+    """Inputs at least 0.1 from the kink at 0, so central differences never straddle it."""
+    x = rng.normal(size=shape)
+    return x + 0.1 * np.sign(x)
+
+
+@pytest.mark.parametrize("layer", SMOOTH + KINKED, ids=lambda l: l.name)
+def test_gradients(rng, layer):
+    assert_layer_gradients(layer, away_from_zero(rng, (4, 6)))
+
+
+@pytest.mark.parametrize("layer", SMOOTH + KINKED, ids=lambda l: l.name)
+def test_shape_is_preserved_and_dy_never_written(rng, layer):
+    x = away_from_zero(rng, (3, 2, 5))
+    params, state, out_shape = layer.init(None, x.shape[1:])
+    y, _, cache = layer.forward(params, state, x)
+    assert out_shape == x.shape[1:] and y.shape == x.shape
+    dy = rng.normal(size=y.shape)
+    dy.flags.writeable = False
+    x_before = x.copy()
+    layer.backward(params, cache, dy)
+    np.testing.assert_array_equal(x, x_before)
+
+
+def test_values_against_their_definitions():
+    x = np.array([[-2.0, -0.5, 0.0, 1.5]])
+    forward = lambda layer: layer.forward(None, None, x)[0]
+    np.testing.assert_allclose(forward(layers.relu()), [[0, 0, 0, 1.5]])
+    np.testing.assert_allclose(forward(layers.leaky_relu(0.1)), [[-0.2, -0.05, 0, 1.5]])
+    np.testing.assert_allclose(forward(layers.sigmoid()), 1 / (1 + np.exp(-x)))
+    np.testing.assert_allclose(forward(layers.tanh()), np.tanh(x))
+    np.testing.assert_allclose(forward(layers.step()), [[0, 0, 0, 1]])
+    np.testing.assert_allclose(forward(layers.softmax()), np.exp(x) / np.exp(x).sum())
+
+
+def test_sigmoid_and_softmax_are_finite_for_huge_inputs():
+    x = np.array([[-1000.0, 0.0, 1000.0]], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        np.testing.assert_array_equal(layers.sigmoid().forward(None, None, x)[0], [[0, 0.5, 1]])
+        np.testing.assert_array_equal(layers.softmax().forward(None, None, x)[0], [[0, 0, 1]])
+
+
+def test_step_has_zero_gradient(rng):
+    layer = layers.step()
+    x = rng.normal(size=(3, 4))
+    _, _, cache = layer.forward(None, None, x)
+    dx, grads = layer.backward(None, cache, rng.normal(size=x.shape))
+    assert grads is None and not dx.any()
+
+
+@pytest.mark.parametrize("layer", SMOOTH + KINKED + [layers.step()], ids=lambda l: l.name)
+def test_float32_stays_float32(rng, layer):
+    x = rng.normal(size=(2, 3)).astype(np.float32)
+    y, _, cache = layer.forward(None, None, x)
+    dx, _ = layer.backward(None, cache, y)
+    assert y.dtype == dx.dtype == np.float32
+
+
+def test_integer_input_is_refused():
+    with pytest.raises(DTypeError, match="relu: expected a floating-point array, got dtype int64"):
+        layers.relu().forward(None, None, np.arange(4).reshape(2, 2))
+
+
+def test_leaky_relu_alpha_must_lie_in_unit_interval():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        layers.leaky_relu(-0.1)

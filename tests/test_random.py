@@ -1,0 +1,69 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fnn import random
+
+
+def test_same_key_same_numbers():
+    k = random.key(42)
+    np.testing.assert_array_equal(random.normal(k, (3, 4)), random.normal(random.key(42), (3, 4)))
+    np.testing.assert_array_equal(random.permutation(k, 10), random.permutation(k, 10))
+
+
+def test_different_seeds_and_children_differ():
+    a, b = random.split(random.key(0))
+    assert a != b
+    assert not np.array_equal(random.normal(a, 8), random.normal(b, 8))
+    assert not np.array_equal(random.normal(random.key(0), 8), random.normal(random.key(1), 8))
+
+
+def test_split_never_returns_its_input_nor_repeats_its_stream():
+    k = random.key(7)
+    children = random.split(k, 4)
+    assert len(children) == 4 and k not in children
+    assert len({c.data.tobytes() for c in children}) == 4
+    # The children's words are not the parent's first samples.
+    parent_words = np.random.Philox(key=k.data).random_raw(8)
+    assert not set(np.concatenate([c.data for c in children])) & set(parent_words)
+
+
+def test_global_numpy_generator_is_untouched():
+    np.random.seed(0)
+    expected = np.random.random_sample(3)
+    np.random.seed(0)
+    k = random.key(3)
+    random.normal(k, 100), random.uniform(k, 5), random.bernoulli(k, 0.5, 5), random.split(k)
+    np.testing.assert_array_equal(np.random.random_sample(3), expected)
+
+
+def test_dtypes_and_ranges():
+    k = random.key(1)
+    assert random.normal(k, 5).dtype == np.float32
+    assert random.normal(k, 5, np.float64).dtype == np.float64
+    u = random.uniform(k, 1000, -2.0, 3.0, np.float64)
+    assert u.min() >= -2.0 and u.max() < 3.0 and u.dtype == np.float64
+    b = random.bernoulli(k, 0.3, 10000)
+    assert b.dtype == bool and abs(b.mean() - 0.3) < 0.02
+    assert sorted(random.permutation(k, 50)) == list(range(50))
+
+
+def test_key_is_read_only_and_validated():
+    k = random.key(5)
+    with pytest.raises(ValueError):
+        k.data[0] = 1
+    with pytest.raises(ValueError, match="non-negative"):
+        random.key(-1)
+    with pytest.raises(TypeError, match="Key"):
+        random.normal(5, (2,))
+    with pytest.raises(ValueError, match="uint64"):
+        random.Key(np.zeros(3))
+
+
+def test_same_numbers_in_a_fresh_process():
+    code = "from fnn import random; print(random.normal(random.split(random.key(9))[1], 4).tobytes().hex())"
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout for _ in range(2)}
+    assert outputs == {random.normal(random.split(random.key(9))[1], 4).tobytes().hex() + "\n"}

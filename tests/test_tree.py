@@ -1,0 +1,65 @@
+import attrs
+import numpy as np
+import pytest
+
+from fnn import tree
+from fnn.errors import TreeError
+from fnn.layers import DenseParams
+
+
+@attrs.frozen
+class Pair:
+    a: object
+    b: object
+
+
+def test_map_rebuilds_every_container_kind():
+    t = (1, [2, 3], {"y": 4, "x": 5}, None, Pair(6, (7,)))
+    out = tree.map(lambda v: v * 10, t)
+    assert out == (10, [20, 30], {"y": 40, "x": 50}, None, Pair(60, (70,)))
+
+
+def test_map_over_several_trees_pairs_matching_leaves():
+    out = tree.map(lambda a, b: a - b, {"p": (5, 6)}, {"p": (1, 2)})
+    assert out == {"p": (4, 4)}
+
+
+def test_leaves_order_is_fixed_with_sorted_dict_keys():
+    t = {"b": 1, "a": (2, None, Pair(3, 4))}
+    assert tree.leaves(t) == [2, 3, 4, 1]
+    assert tree.leaves_with_paths(t) == [("['a'][0]", 2), ("['a'][2].a", 3), ("['a'][2].b", 4),
+                                         ("['b']", 1)]
+
+
+def test_none_is_an_empty_subtree():
+    assert tree.leaves(None) == []
+    assert tree.map(lambda v: v + 1, (None, 1)) == (None, 2)
+
+
+def test_records_are_rebuilt_through_their_converters():
+    w = np.ones((2, 2))
+    out = tree.map(lambda v: v * 2, DenseParams(w, np.zeros(2)))
+    assert isinstance(out, DenseParams)
+    assert not out.w.flags.writeable
+    np.testing.assert_array_equal(out.w, 2 * w)
+
+
+@pytest.mark.parametrize("other, where", [
+    ((1, 2, 3), "<root>"),
+    ({"p": 1}, "<root>"),
+    ((1, None), "[1]"),
+    ((1, Pair(1, 2)), "[1]"),
+])
+def test_structure_mismatch_names_the_path(other, where):
+    with pytest.raises(TreeError, match=f"at {where}".replace("[", r"\[").replace("]", r"\]")):
+        tree.map(lambda a, b: a, (1, (2, 3)), other)
+
+
+def test_record_types_must_match():
+    @attrs.frozen
+    class Other:
+        a: object
+        b: object
+
+    with pytest.raises(TreeError, match="Pair record"):
+        tree.map(lambda a, b: a, Pair(1, 2), Other(1, 2))
