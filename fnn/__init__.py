@@ -4,18 +4,21 @@ Layers are pairs of pure functions, states are frozen records, and a train
 step takes a state and returns a new one. See ``README.md`` for a tour.
 """
 
-from fnn import data, gradcheck, initializers, layers, losses, metrics, optim, random, tree
+from fnn import (data, gradcheck, initializers, layers, losses, metrics, optim, plot, random,
+                 tree)
 from fnn.combinators import sequential
 from fnn.core import Layer, Loss
 from fnn.errors import DataError, DTypeError, FnnError, NonFiniteError, ShapeError, TreeError
-from fnn.train import (StepMetrics, TrainState, init_train_state, make_train_step, predict,
-                       value_and_grad)
+from fnn.train import (EvalMetrics, History, StepMetrics, TrainState, TrainStep, early_stopping,
+                       evaluate, fit, init_train_state, make_train_step, predict, value_and_grad)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Layer", "Loss", "TrainState", "StepMetrics", "sequential", "init_train_state",
-    "value_and_grad", "make_train_step", "predict",
+    "value_and_grad", "make_train_step", "predict", "fit", "evaluate", "early_stopping",
+    "TrainStep", "EvalMetrics", "History",
     "tree", "random", "layers", "losses", "optim", "data", "metrics", "gradcheck", "initializers",
+    "plot",
     "FnnError", "ShapeError", "DTypeError", "TreeError", "DataError", "NonFiniteError",
 ]

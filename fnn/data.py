@@ -15,7 +15,7 @@ import numpy as np
 from fnn import random
 from fnn.errors import DataError, DTypeError, ShapeError
 
-__all__ = ["batches", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels"]
+__all__ = ["batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels"]
 
 
 def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | None = None,
@@ -41,6 +41,26 @@ def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | 
         else:
             index = order[start:start + batch_size]
             yield x[index], t[index]
+
+
+def split(x: np.ndarray, t: np.ndarray, *, val_fraction: float, key: random.Key
+          ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A seeded train/validation split: ``((x_train, t_train), (x_val, t_val))``.
+
+    ``round(val_fraction · n)`` samples, chosen by ``random.permutation(key, n)``,
+    go to validation; both parts keep their samples in the original order.
+    """
+    n = len(x)
+    if len(t) != n:
+        raise ShapeError(f"split: x and t must hold the same number of samples, "
+                         f"got {n} and {len(t)}")
+    n_val = round(val_fraction * n)
+    if not 0.0 < val_fraction < 1.0 or not 0 < n_val < n:
+        raise ValueError(f"split: val_fraction must leave both parts non-empty, got "
+                         f"{val_fraction} of {n} samples")
+    order = random.permutation(key, n)
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return (x[train], t[train]), (x[val], t[val])
 
 
 def one_hot(labels: np.ndarray, num_classes: int, dtype: np.dtype = np.float32) -> np.ndarray:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+
+import time
 
 import attrs
 import numpy as np
 
 from fnn import random
+from fnn.data import batches
+from fnn.metrics import accuracy
+from fnn.progress import progress_bar
 from fnn.core import Layer, Loss, freeze, param_grads
 from fnn.errors import DataError, NonFiniteError, ShapeError
 from fnn.optim.transform import Transform, apply_updates
 
-__all__ = ["TrainState", "StepMetrics", "init_train_state", "value_and_grad",
-           "make_train_step", "predict"]
+__all__ = ["TrainState", "StepMetrics", "TrainStep", "EvalMetrics", "History",
+           "init_train_state", "value_and_grad", "make_train_step", "predict", "evaluate", "fit",
+           "early_stopping"]
 
 
 @attrs.frozen
@@ -74,7 +80,35 @@ def check_batch(x: Any, t: Any) -> None:
         raise DataError(f"expected a non-empty batch, got x of shape {np.shape(x)}")
 
 
-def make_train_step(model: Layer, loss: Loss, optimizer: Transform) -> Callable:
+@attrs.frozen
+class TrainStep:
+    """``step(ts, x, t) -> (new_ts, metrics)``: one pure gradient step on a batch.
+
+    Made by ``make_train_step``; it keeps the model and loss so that ``fit``
+    can evaluate validation data with them.
+    """
+
+    model: Layer
+    loss: Loss
+    optimizer: Transform
+    grad_fn: Callable = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "grad_fn", value_and_grad(self.model, self.loss))
+
+    def __call__(self, ts: TrainState, x: np.ndarray, t: np.ndarray) -> tuple[TrainState, StepMetrics]:
+        check_batch(x, t)
+        next_key, step_key = random.split(ts.key)
+        value, grads, new_state = self.grad_fn(ts.params, ts.state, x, t, key=step_key, train=True)
+        if not np.isfinite(value):
+            raise NonFiniteError(f"train step {ts.step}: the loss is {value}; the state before "
+                                 f"this step is unchanged (try a smaller learning rate)")
+        updates, opt_state = self.optimizer.update(grads, ts.opt_state, ts.params)
+        params = apply_updates(ts.params, updates)
+        return TrainState(params, new_state, opt_state, next_key, ts.step + 1), StepMetrics(value)
+
+
+def make_train_step(model: Layer, loss: Loss, optimizer: Transform) -> TrainStep:
     """``step(ts, x, t) -> (new_ts, metrics)``: one pure gradient step on a batch.
 
     The step splits ``ts.key`` into the next state's key and a key for this
@@ -82,20 +116,7 @@ def make_train_step(model: Layer, loss: Loss, optimizer: Transform) -> Callable:
     A loss that is NaN or infinite raises ``NonFiniteError`` naming the step;
     ``ts`` is never half-updated.
     """
-    grad_fn = value_and_grad(model, loss)
-
-    def step(ts: TrainState, x: np.ndarray, t: np.ndarray) -> tuple[TrainState, StepMetrics]:
-        check_batch(x, t)
-        next_key, step_key = random.split(ts.key)
-        value, grads, new_state = grad_fn(ts.params, ts.state, x, t, key=step_key, train=True)
-        if not np.isfinite(value):
-            raise NonFiniteError(f"train step {ts.step}: the loss is {value}; the state before "
-                                 f"this step is unchanged (try a smaller learning rate)")
-        updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
-        params = apply_updates(ts.params, updates)
-        return TrainState(params, new_state, opt_state, next_key, ts.step + 1), StepMetrics(value)
-
-    return step
+    return TrainStep(model, loss, optimizer)
 
 
 def predict(model: Layer, ts: TrainState, x: np.ndarray, *,
@@ -110,3 +131,152 @@ def predict(model: Layer, ts: TrainState, x: np.ndarray, *,
         raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
     return np.concatenate([model.forward(ts.params, ts.state, x[i:i + batch_size], train=False)[0]
                            for i in range(0, max(len(x), 1), batch_size)])
+
+
+@attrs.frozen
+class EvalMetrics:
+    """Loss and accuracy on a data set, in evaluation mode.
+
+    ``accuracy`` is NaN when the outputs are not class scores (batch, classes)
+    with integer labels or one-hot rows as targets.
+    """
+
+    loss: float
+    accuracy: float
+
+
+def evaluate(model: Layer, loss: Loss, ts: TrainState, x: np.ndarray, t: np.ndarray, *,
+             batch_size: int | None = None) -> EvalMetrics:
+    """The loss of the whole of ``(x, t)`` and the accuracy, with ``train=False``.
+
+    The forward pass runs in slices of ``batch_size`` samples; the loss is then
+    taken once over all outputs, so it does not depend on the slicing.
+    """
+    check_batch(x, t)
+    y = predict(model, ts, x, batch_size=batch_size)
+    value, _ = loss.forward(y, t)
+    t = np.asarray(t)
+    is_classification = y.ndim == 2 and y.shape[1] > 1 and (
+        (t.dtype.kind in "iu" and t.ndim == 1) or t.shape == y.shape)
+    return EvalMetrics(value, accuracy(y, t) if is_classification else float("nan"))
+
+
+@attrs.frozen
+class History:
+    """What ``fit`` saw: per-epoch tuples, the loss of every step, and whether it was cut short.
+
+    ``train_loss[e]`` is the batch-size-weighted mean of epoch e's step losses
+    (each taken before that step's update); ``val_loss`` and ``val_accuracy``
+    are measured after the epoch (empty without validation data); ``seconds``
+    is each epoch's wall time. ``interrupted`` is True when Ctrl-C ended the run.
+    """
+
+    train_loss: tuple[float, ...] = ()
+    val_loss: tuple[float, ...] = ()
+    val_accuracy: tuple[float, ...] = ()
+    seconds: tuple[float, ...] = ()
+    step_loss: tuple[float, ...] = attrs.field(default=(), repr=False)
+    interrupted: bool = False
+
+
+def _check_count(where: str, name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
+
+
+def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs: int,
+        batch_size: int, key: random.Key, validation: tuple[np.ndarray, np.ndarray] | None = None,
+        evaluate_fn: Callable | None = None, initial_epoch: int = 0, drop_last: bool = False,
+        callbacks: Sequence[Callable] = (), progress: bool = True) -> tuple[TrainState, History]:
+    """Run ``step`` over ``epochs`` passes of shuffled batches; return the state and a History.
+
+    Epoch e shuffles with ``random.split(key, epochs)[e]``, so a run depends on
+    its keys alone, and ``initial_epoch=k`` resumes a run saved after k epochs.
+    With ``validation=(x_val, t_val)``, each epoch ends with
+    ``evaluate_fn(ts, x_val, t_val) -> EvalMetrics`` (by default ``evaluate``
+    with the model and loss of a step made by ``make_train_step``).
+    After each epoch, every ``callback(ts, history)`` runs; one returning True
+    stops training. Ctrl-C stops it too, returning the state after the last
+    completed step with ``history.interrupted`` set. ``progress=False`` is silent.
+    """
+    _check_count("fit", "epochs", epochs, 1)
+    _check_count("fit", "initial_epoch", initial_epoch, 0)
+    _check_count("fit", "batch_size", batch_size, 1)
+    check_batch(x, t)
+    if validation is not None:
+        check_batch(*validation)
+        if evaluate_fn is None:
+            if not isinstance(step, TrainStep):
+                raise ValueError("fit: validation needs evaluate_fn(ts, x, t) -> EvalMetrics "
+                                 "when the step was not made by make_train_step")
+            evaluate_fn = lambda s, xv, tv: evaluate(step.model, step.loss, s, xv, tv,
+                                                     batch_size=batch_size)
+    n_batches = len(x) // batch_size if drop_last else -(-len(x) // batch_size)
+    history = History()
+    step_losses: list[float] = []
+    try:
+        for epoch, epoch_key in enumerate(random.split(key, epochs)[initial_epoch:], initial_epoch):
+            start = time.perf_counter()
+            bar = progress_bar(n_batches, f"epoch {epoch + 1}/{epochs}", progress)
+            losses, sizes = [], []
+            try:
+                for xb, tb in batches(x, t, batch_size, key=epoch_key, drop_last=drop_last):
+                    ts, metrics = step(ts, xb, tb)
+                    losses.append(metrics.loss)
+                    sizes.append(len(xb))
+                    step_losses.append(metrics.loss)
+                    bar.update(1, f"loss {metrics.loss:.4f}")
+                val = evaluate_fn(ts, *validation) if validation is not None else None
+            finally:
+                bar.close()
+            history = History(
+                history.train_loss + (float(np.dot(losses, sizes) / np.sum(sizes)),),
+                history.val_loss + ((val.loss,) if val else ()),
+                history.val_accuracy + ((val.accuracy,) if val else ()),
+                history.seconds + (time.perf_counter() - start,),
+                tuple(step_losses))
+            bar.write(_summary(epoch + 1, epochs, history))
+            # Every callback sees every epoch (a logger after an early stop still logs).
+            if any([bool(callback(ts, history)) for callback in callbacks]):
+                break
+    except KeyboardInterrupt:
+        history = attrs.evolve(history, step_loss=tuple(step_losses), interrupted=True)
+        if progress:
+            print(f"interrupted: returning the state after step {ts.step}", flush=True)
+    return ts, history
+
+
+def _summary(epoch: int, epochs: int, history: History) -> str:
+    line = f"epoch {epoch}/{epochs}  loss {history.train_loss[-1]:.4f}"
+    if history.val_loss:
+        line += f"  val_loss {history.val_loss[-1]:.4f}"
+        if not np.isnan(history.val_accuracy[-1]):
+            line += f"  val_accuracy {history.val_accuracy[-1]:.2%}"
+    return line + f"  ({history.seconds[-1]:.1f} s)"
+
+
+def early_stopping(patience: int, *, monitor: str = "val_loss", min_delta: float = 0.0) -> Callable:
+    """A ``fit`` callback that stops when ``monitor`` has not improved for ``patience`` epochs.
+
+    ``monitor`` names a History field: losses must fall, ``val_accuracy`` rise,
+    by more than ``min_delta`` to count as an improvement. It reads only the
+    history, so it holds no state of its own.
+    """
+    _check_count("early_stopping", "patience", patience, 1)
+    if monitor not in ("train_loss", "val_loss", "val_accuracy"):
+        raise ValueError(f"early_stopping: monitor must be train_loss, val_loss or "
+                         f"val_accuracy, got {monitor!r}")
+    sign = -1.0 if monitor == "val_accuracy" else 1.0
+
+    def callback(ts: TrainState, history: History) -> bool:
+        values = [sign * v for v in getattr(history, monitor)]
+        if not values:
+            raise ValueError(f"early_stopping: the history has no {monitor} (pass validation "
+                             f"data to fit to monitor a val_ field)")
+        best_epoch, best = 0, values[0]
+        for epoch, value in enumerate(values[1:], 1):
+            if value < best - min_delta:
+                best_epoch, best = epoch, value
+        return len(values) - 1 - best_epoch >= patience
+
+    return callback
