@@ -56,7 +56,11 @@ def _generator(k: Key) -> np.random.Generator:
 
 
 def split(k: Key, num: int = 2) -> tuple[Key, ...]:
-    """``num`` new keys derived from ``k``; none of them equals ``k``."""
+    """``num`` new keys derived from ``k``; none of them equals ``k``.
+
+    Children come from one stream, so ``split(k, n)[:m] == split(k, m)`` for m ≤ n:
+    the keys of the first epochs do not depend on how many epochs follow.
+    """
     _check_key(k)
     if num < 1:
         raise ValueError(f"split: num must be at least 1, got {num}")

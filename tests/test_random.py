@@ -67,3 +67,8 @@ def test_same_numbers_in_a_fresh_process():
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               check=True).stdout for _ in range(2)}
     assert outputs == {random.normal(random.split(random.key(9))[1], 4).tobytes().hex() + "\n"}
+
+
+def test_split_is_prefix_consistent():
+    k = random.key(11)
+    assert random.split(k, 10)[:4] == random.split(k, 4)
