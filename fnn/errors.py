@@ -28,3 +28,7 @@ class DataError(FnnError, ValueError):
 
 class NonFiniteError(FnnError, FloatingPointError):
     """A loss or gradient became NaN or infinite."""
+
+
+class MissingKeyError(FnnError, ValueError):
+    """A layer needs a random key (dropout in training) and was given none."""

@@ -1,0 +1,76 @@
+"""Helpers shared by the layers on (batch, channels, height, width) images: conv and pool.
+
+A window of size (kh, kw) moved by (sh, sw) over a (padded) image gives
+out = (in + 2·pad − k) // s + 1 positions per axis. Kernel offsets (i, j) are
+visited in row-major order; for each one, ``offset_slices`` gives the strided
+slice of the image that offset reads at every output position, so a loop over
+the kh·kw offsets (never over pixels or samples) scatters or gathers them all.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from fnn.core import check_float
+from fnn.errors import ShapeError
+
+Pair = tuple[int, int]
+
+
+def pair(where: str, what: str, value: int | tuple[int, int], minimum: int = 1) -> Pair:
+    """``value`` as a (height, width) pair of ints ≥ ``minimum``; an int ``v`` means (v, v)."""
+    values = (value, value) if isinstance(value, numbers.Integral) else value
+    if (not isinstance(values, (tuple, list)) or len(values) != 2
+            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                       and v >= minimum for v in values)):
+        raise ValueError(f"{where}: {what} must be an integer ≥ {minimum} or a pair of them, "
+                         f"got {value!r}")
+    return int(values[0]), int(values[1])
+
+
+def describe(kernel: Pair, stride: Pair, padding: Pair = (0, 0)) -> str:
+    """The window settings as text, e.g. "kernel 5x5, stride 1x1, padding 1x1"."""
+    text = f"kernel {kernel[0]}x{kernel[1]}, stride {stride[0]}x{stride[1]}"
+    return text + (f", padding {padding[0]}x{padding[1]}" if padding != (0, 0) else "")
+
+
+def output_size(where: str, in_hw: tuple[int, ...], kernel: Pair, stride: Pair,
+                padding: Pair = (0, 0)) -> Pair:
+    """The (out_h, out_w) a window sweep gives on an image of ``in_hw``.
+
+    Raises ``ShapeError`` naming ``where``, the input size and the settings
+    when the padded image is smaller than the kernel (no output pixels).
+    """
+    if any(n + 2 * p < k for n, k, p in zip(in_hw, kernel, padding)):
+        raise ShapeError(f"{where}: an input of height x width {in_hw[0]}x{in_hw[1]} leaves no "
+                         f"output pixels with {describe(kernel, stride, padding)}")
+    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(in_hw, kernel, stride, padding))
+
+
+def image_shape(where: str, in_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """``in_shape`` checked to be (channels, height, width)."""
+    in_shape = tuple(in_shape)
+    if len(in_shape) != 3:
+        raise ShapeError(f"{where}: expected a 3-D input shape (channels, height, width), "
+                         f"got {in_shape}")
+    return in_shape
+
+
+def check_images(where: str, x: np.ndarray, channels: int | None = None,
+                 dtype: np.dtype | None = None) -> None:
+    """Raise unless ``x`` is a float (batch, channels, height, width) array (of ``dtype``)."""
+    check_float(where, x, dtype)
+    if x.ndim != 4 or (channels is not None and x.shape[1] != channels):
+        expected = "channels" if channels is None else channels
+        raise ShapeError(f"{where}: expected input of shape (batch, {expected}, height, width), "
+                         f"got {x.shape}")
+
+
+def offset_slices(kernel: Pair, stride: Pair, out_hw: Pair) -> list[tuple]:
+    """For each kernel offset (i, j), row-major, the index ``(..., rows, cols)`` of the
+    (padded) image elements that offset covers, one per output pixel."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    return [(Ellipsis, slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+            for i in range(kh) for j in range(kw)]

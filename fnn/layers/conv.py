@@ -1,0 +1,124 @@
+"""The 2-D convolution on NCHW images, by im2col and one matrix product.
+
+The column matrix has one row per weight element (c, i, j) and one column per
+output pixel (n, y, x). With ``w`` flattened to (filters, C·kh·kw), the
+forward pass is the single product w·col, of shape (filters, N·oh·ow); its
+(filters, N, oh, ow) reshape is the NCHW output after a transpose that moves no
+data, and the layers after it (ReLU, pooling) keep that memory layout, so the
+gradient coming back reshapes to (filters, N·oh·ow) without a copy either.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from fnn import random
+from fnn.core import Layer, array_field
+from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
+from fnn.layers._spatial import (Pair, check_images, image_shape, offset_slices, output_size,
+                                 pair)
+
+__all__ = ["ConvParams", "conv2d", "im2col", "col2im"]
+
+
+@attrs.frozen
+class ConvParams:
+    """Parameters of ``conv2d``: ``w`` of shape (filters, in_channels, kh, kw) as in the
+    book, ``b`` of shape (filters,) or None."""
+
+    w: np.ndarray = array_field()
+    b: np.ndarray | None = array_field(default=None)
+
+
+def im2col(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair) -> np.ndarray:
+    """(N, C, H, W) images → the (C·kh·kw, N·oh·ow) column matrix, in ``x``'s dtype.
+
+    Element [(c, i, j), (n, y, x)] is the padded x[n, c, y·sh + i, x·sw + j].
+    The windows are a strided view; the reshape is the one copy.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(x.shape[1] * kh * kw, -1)
+
+
+def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], kernel: Pair, stride: Pair,
+           padding: Pair) -> np.ndarray:
+    """The adjoint of ``im2col``: adds each column entry back onto the pixel it was read from.
+
+    Allocates one array of the padded input's size, in ``col``'s dtype, and
+    loops over the kh·kw kernel offsets only; returns the unpadded view.
+    """
+    n, c, h, w = x_shape
+    (kh, kw), (ph, pw) = kernel, padding
+    out_hw = output_size("col2im", (h, w), kernel, stride, padding)
+    col = col.reshape(c, kh * kw, n, *out_hw)
+    # Channels-first, like col, so each slice add runs over matching layouts.
+    padded = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
+    for k, index in enumerate(offset_slices(kernel, stride, out_hw)):
+        padded[index] += col[:, k]
+    return padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
+
+
+def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tuple[int, int] = 1,
+           padding: int | tuple[int, int] = 0, w_init: Initializer | None = None,
+           b_init: Initializer = zeros, use_bias: bool = True) -> Layer:
+    """2-D convolution (cross-correlation, as in the book) on (N, C, H, W) inputs.
+
+    y[n, f, y, x] = Σ_{c,i,j} w[f, c, i, j] · x_pad[n, c, y·sh + i, x·sw + j] + b[f], of shape
+    (N, filters, oh, ow) with oh = (H + 2·ph − kh) // sh + 1 (likewise ow). ``kernel_size``,
+    ``stride`` and ``padding`` (zeros) are ints or (height, width) pairs.
+    Backward: dW = dy·colᵀ, db = Σ dy, dx = col2im(Wᵀ·dy). ``w_init`` (default
+    ``glorot_uniform()``) is called with the shape (kh, kw, in_channels, filters), so
+    fans count the receptive field; the result is transposed to (filters, in_channels, kh, kw).
+    """
+    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
+        raise ValueError(f"conv2d: filters must be a positive integer, got {filters!r}")
+    kernel = pair("conv2d", "kernel_size", kernel_size)
+    strides = pair("conv2d", "stride", stride)
+    pads = pair("conv2d", "padding", padding, minimum=0)
+    name = (f"conv2d({filters}, {kernel[0]}x{kernel[1]}"
+            + (f", stride {strides[0]}x{strides[1]}" if strides != (1, 1) else "")
+            + (f", padding {pads[0]}x{pads[1]}" if pads != (0, 0) else "") + ")")
+    w_init = glorot_uniform() if w_init is None else w_init
+
+    def init(key, in_shape, dtype=np.float32):
+        channels, h, w = image_shape(name, in_shape)
+        out_hw = output_size(name, (h, w), kernel, strides, pads)
+        dtype = np.dtype(dtype)
+        k_w, k_b = random.split(key)
+        w = initialize(f"{name} w_init", w_init, k_w, (*kernel, channels, filters), dtype)
+        b = initialize(f"{name} b_init", b_init, k_b, (filters,), dtype) if use_bias else None
+        return ConvParams(np.ascontiguousarray(w.transpose(3, 2, 0, 1)), b), None, \
+            (filters, *out_hw)
+
+    def forward(params, state, x, *, key=None, train=False):
+        check_images(name, x, params.w.shape[1], params.w.dtype)
+        oh, ow = output_size(name, x.shape[2:], kernel, strides, pads)
+        col = im2col(x, kernel, strides, pads)
+        y = params.w.reshape(filters, -1) @ col
+        if params.b is not None:
+            y += params.b[:, None]
+        return y.reshape(filters, len(x), oh, ow).transpose(1, 0, 2, 3), state, (col, x.shape)
+
+    def grads(params, col, dy_rows):
+        return ConvParams((dy_rows @ col.T).reshape(params.w.shape),
+                          dy_rows.sum(axis=1) if params.b is not None else None)
+
+    def rows(dy):
+        # (N, filters, oh, ow) → (filters, N·oh·ow): free when dy has the forward output's layout.
+        return dy.transpose(1, 0, 2, 3).reshape(filters, -1)
+
+    def param_grads(params, cache, dy):
+        return grads(params, cache[0], rows(dy))
+
+    def backward(params, cache, dy):
+        col, x_shape = cache
+        dy_rows = rows(dy)
+        dcol = params.w.reshape(filters, -1).T @ dy_rows
+        return col2im(dcol, x_shape, kernel, strides, pads), grads(params, col, dy_rows)
+
+    return Layer(name, init, forward, backward, param_grads)

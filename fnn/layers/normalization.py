@@ -1,0 +1,104 @@
+"""Batch normalisation, per feature after dense and per channel after conv."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from fnn.core import Layer, array_field, check_float
+from fnn.errors import ShapeError
+
+__all__ = ["BatchNormParams", "BatchNormState", "batch_norm"]
+
+
+@attrs.frozen
+class BatchNormParams:
+    """Parameters of ``batch_norm``: scale ``gamma`` (starts at 1) and shift ``beta``
+    (starts at 0), each of shape (features,) or (channels,)."""
+
+    gamma: np.ndarray = array_field()
+    beta: np.ndarray = array_field()
+
+
+@attrs.frozen
+class BatchNormState:
+    """State of ``batch_norm``: the running ``mean`` (starts at 0) and ``var`` (starts at 1)."""
+
+    mean: np.ndarray = array_field()
+    var: np.ndarray = array_field()
+
+
+def _axes(x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The axes statistics run over, and the shape a per-feature vector broadcasts as."""
+    if x.ndim == 2:
+        return (0,), (-1,)
+    return (0, 2, 3), (-1, 1, 1)
+
+
+def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
+    """y = gamma · (x − μ) / √(σ² + eps) + beta, per feature of (N, F) inputs or per channel
+    of (N, C, H, W) inputs (statistics over N, H and W, unlike the book's per activation).
+
+    Training: μ and σ² are the batch mean and biased variance (the mean of (x − μ)²),
+    and the new state is running = momentum · running + (1 − momentum) · batch, for the
+    mean and for that same biased variance (as the book, Keras and Flax do).
+    Evaluation: μ and σ² are the running statistics and the state is returned unchanged.
+    Backward, with x̂ = (x − μ) / √(σ² + eps) and m samples per feature:
+    dgamma = Σ dy·x̂, dbeta = Σ dy, and in training
+    dx = gamma / √(σ² + eps) · (dy − dbeta / m − x̂ · dgamma / m)
+    (in evaluation μ and σ² are constants: dx = gamma / √(σ² + eps) · dy).
+    """
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"batch_norm: momentum must lie in [0, 1], got {momentum!r}")
+    if not eps > 0:
+        raise ValueError(f"batch_norm: eps must be positive, got {eps!r}")
+    name = "batch_norm"
+
+    def init(key, in_shape, dtype=np.float32):
+        in_shape = tuple(in_shape)
+        if len(in_shape) not in (1, 3):
+            raise ShapeError(f"{name}: expected an input shape (features,) or (channels, height, "
+                             f"width), got {in_shape}")
+        ones, zeros = np.ones(in_shape[0], dtype), np.zeros(in_shape[0], dtype)
+        return BatchNormParams(ones, zeros), BatchNormState(zeros, ones), in_shape
+
+    def forward(params, state, x, *, key=None, train=False):
+        check_float(name, x, params.gamma.dtype)
+        features = params.gamma.shape[0]
+        if x.ndim not in (2, 4) or x.shape[1] != features:
+            raise ShapeError(f"{name}: expected input of shape (batch, {features}) or (batch, "
+                             f"{features}, height, width), got {x.shape}")
+        axes, column = _axes(x)
+        if train:
+            mean = x.mean(axis=axes)
+            centred = x - mean.reshape(column)
+            var = np.square(centred).mean(axis=axes)
+            new_state = BatchNormState(momentum * state.mean + (1 - momentum) * mean,
+                                       momentum * state.var + (1 - momentum) * var)
+        else:
+            centred = x - state.mean.reshape(column)
+            var, new_state = state.var, state
+        inv_std = 1 / np.sqrt(var + eps)
+        x_hat = centred
+        x_hat *= inv_std.reshape(column)
+        y = x_hat * params.gamma.reshape(column)
+        y += params.beta.reshape(column)
+        return y, new_state, (x_hat, inv_std, train)
+
+    def backward(params, cache, dy):
+        x_hat, inv_std, batch_stats = cache
+        axes, column = _axes(dy)
+        dbeta = dy.sum(axis=axes)
+        dgamma = (dy * x_hat).sum(axis=axes)
+        grads = BatchNormParams(dgamma, dbeta)
+        scale = (params.gamma * inv_std).reshape(column)
+        if not batch_stats:
+            return dy * scale, grads
+        m = dy.size // len(dbeta)
+        dx = x_hat * (dgamma / -m).reshape(column)
+        dx += dy
+        dx -= (dbeta / m).reshape(column)
+        dx *= scale
+        return dx, grads
+
+    return Layer(name, init, forward, backward)
