@@ -42,10 +42,13 @@ def readonly(x: Any) -> Any:
     return arr
 
 
+def _is_frozen(leaf: Any) -> bool:
+    return not isinstance(leaf, np.ndarray) or not leaf.flags.writeable
+
+
 def freeze(tree: Any) -> Any:
     """``tree`` with every array leaf read-only; ``tree`` itself when they already are."""
-    if all(not isinstance(leaf, np.ndarray) or not leaf.flags.writeable
-           for leaf in tree_lib.leaves(tree)):
+    if tree_lib.all_leaves(_is_frozen, tree):
         return tree
     return tree_lib.map(lambda leaf: readonly(leaf) if isinstance(leaf, np.ndarray) else leaf, tree)
 

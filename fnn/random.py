@@ -1,14 +1,15 @@
 """Explicit, splittable random keys.
 
 A ``Key`` is a frozen record of two 64-bit words used as the key of a Philox
-counter-based generator. Sampling from a key reads the start of its stream;
-``split`` reads far out in the same stream (counter 2**255), where sampling
-never reaches, so children never repeat their parent's numbers. No function
-here reads or advances numpy's global generator.
+counter-based generator: sampling from a key reads that generator's stream.
+``split`` derives child i as the BLAKE2b hash of the parent's words and i, so
+children depend only on their parent and index, and never repeat its stream.
+No function here reads or advances numpy's global generator.
 """
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 
 import attrs
@@ -17,8 +18,6 @@ import numpy as np
 from fnn.core import array_field
 
 __all__ = ["Key", "key", "split", "normal", "uniform", "bernoulli", "permutation"]
-
-_SPLIT_COUNTER = 2**255
 
 
 def _check_words(instance: object, attribute: object, value: np.ndarray) -> None:
@@ -58,14 +57,16 @@ def _generator(k: Key) -> np.random.Generator:
 def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     """``num`` new keys derived from ``k``; none of them equals ``k``.
 
-    Children come from one stream, so ``split(k, n)[:m] == split(k, m)`` for m ≤ n:
-    the keys of the first epochs do not depend on how many epochs follow.
+    Child i depends on ``k`` and i alone, so ``split(k, n)[:m] == split(k, m)``
+    for m ≤ n: the keys of the first epochs do not depend on how many follow.
     """
     _check_key(k)
     if num < 1:
         raise ValueError(f"split: num must be at least 1, got {num}")
-    words = np.random.Philox(key=k.data, counter=_SPLIT_COUNTER).random_raw(2 * num)
-    return tuple(Key(words[2 * i: 2 * i + 2]) for i in range(num))
+    parent = k.data.tobytes()
+    return tuple(Key(np.frombuffer(hashlib.blake2b(parent + i.to_bytes(8, "little"),
+                                                   digest_size=16).digest(), "<u8").astype(np.uint64))
+                 for i in range(num))
 
 
 def normal(k: Key, shape: tuple[int, ...] | int, dtype: np.dtype = np.float32) -> np.ndarray:

@@ -7,53 +7,81 @@ in sorted key order, attrs records in field order, so leaf order is fixed.
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import attrs
+import numpy as np
 
 from fnn.errors import TreeError
 
-__all__ = ["map", "leaves", "leaves_with_paths"]
+__all__ = ["map", "leaves", "leaves_with_paths", "all_leaves"]
 
 Tree = Any
 
-
-@functools.lru_cache(maxsize=None)
-def _record_fields(cls: type) -> tuple[tuple[str, str], ...]:
-    """(attribute name, ``__init__`` argument name) of an attrs class's init fields."""
-    return tuple((a.name, a.alias) for a in attrs.fields(cls) if a.init)
-
-
-def _children(node: Tree) -> list[tuple[str, Tree]] | None:
-    """A container's (path step, child) pairs, in traversal order; None for a leaf."""
-    if isinstance(node, (tuple, list)):
-        return [(f"[{i}]", child) for i, child in enumerate(node)]
-    if isinstance(node, dict):
-        return [(f"[{k!r}]", node[k]) for k in sorted(node)]
-    if attrs.has(type(node)):
-        return [(f".{name}", getattr(node, name)) for name, _ in _record_fields(type(node))]
-    return None
+# Node kinds, cached per type: these functions run several times in every train step.
+_LEAF, _SEQUENCE, _DICT, _RECORD = range(4)
+_KINDS: dict[type, int] = {np.ndarray: _LEAF, float: _LEAF, int: _LEAF, bool: _LEAF,
+                           tuple: _SEQUENCE, list: _SEQUENCE, dict: _DICT}
+_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
-def _rebuild(node: Tree, values: list) -> Tree:
-    if isinstance(node, tuple):
-        return type(node)(*values) if hasattr(node, "_fields") else tuple(values)
-    if isinstance(node, list):
-        return values
-    if isinstance(node, dict):
+def _kind(node: Tree) -> int:
+    cls = type(node)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        if attrs.has(cls):
+            kind = _RECORD
+            # (attribute name, __init__ argument name) of the fields set through __init__
+            _FIELDS[cls] = tuple((a.name, a.alias) for a in attrs.fields(cls) if a.init)
+        elif isinstance(node, (tuple, list)):
+            kind = _SEQUENCE
+        elif isinstance(node, dict):
+            kind = _DICT
+        else:
+            kind = _LEAF
+        _KINDS[cls] = kind
+    return kind
+
+
+def _values(node: Tree, kind: int) -> list:
+    if kind == _SEQUENCE:
+        return list(node)
+    if kind == _DICT:
+        return [node[k] for k in sorted(node)]
+    return [getattr(node, name) for name, _ in _FIELDS[type(node)]]
+
+
+def _steps(node: Tree, kind: int) -> list[str]:
+    """The path step to each child, in the order of ``_values``."""
+    if kind == _SEQUENCE:
+        return [f"[{i}]" for i in range(len(node))]
+    if kind == _DICT:
+        return [f"[{k!r}]" for k in sorted(node)]
+    return [f".{name}" for name, _ in _FIELDS[type(node)]]
+
+
+def _rebuild(node: Tree, kind: int, values: list) -> Tree:
+    cls = type(node)
+    if kind == _SEQUENCE:
+        if cls is tuple:
+            return tuple(values)
+        if cls is list:
+            return values
+        return cls(*values) if hasattr(node, "_fields") else cls(values)
+    if kind == _DICT:
         return dict(zip(sorted(node), values))
-    return type(node)(**{alias: v for (_, alias), v in zip(_record_fields(type(node)), values)})
+    return cls(**{alias: v for (_, alias), v in zip(_FIELDS[cls], values)})
 
 
 def _describe(node: Tree) -> str:
     if node is None:
         return "None"
-    if isinstance(node, dict):
+    kind = _kind(node)
+    if kind == _DICT:
         return f"a dict with keys {sorted(node)}"
-    if isinstance(node, (tuple, list)):
+    if kind == _SEQUENCE:
         return f"a {type(node).__name__} of length {len(node)}"
-    if attrs.has(type(node)):
+    if kind == _RECORD:
         return f"a {type(node).__name__} record"
     return f"a leaf of type {type(node).__name__}"
 
@@ -67,45 +95,86 @@ def map(f: Callable, tree: Tree, *rest: Tree) -> Tree:  # noqa: A001 - the contr
     """
     if not rest:
         return _map1(f, tree)
-    return _map_n(f, tree, rest, "")
+    try:
+        return _map_n(f, tree, rest)
+    except _Mismatch as mismatch:
+        raise TreeError(f"tree structures differ at {''.join(reversed(mismatch.steps)) or '<root>'}"
+                        f": expected {mismatch.expected}, got {mismatch.actual}") from None
 
 
 def _map1(f: Callable, node: Tree) -> Tree:
     if node is None:
         return None
-    children = _children(node)
-    if children is None:
+    kind = _kind(node)
+    if kind == _LEAF:
         return f(node)
-    return _rebuild(node, [_map1(f, child) for _, child in children])
+    return _rebuild(node, kind, [_map1(f, child) for child in _values(node, kind)])
 
 
-def _same_kind(a: Tree, b: Tree) -> bool:
-    if isinstance(a, dict):
-        return isinstance(b, dict) and sorted(a) == sorted(b)
-    if isinstance(a, (tuple, list)):
-        return isinstance(b, type(a)) and len(a) == len(b)
-    return type(a) is type(b)
+class _Mismatch(Exception):
+    """Raised where two trees differ; each level on the way up adds its path step."""
+
+    def __init__(self, expected: str, actual: str):
+        super().__init__()
+        self.expected, self.actual, self.steps = expected, actual, []
 
 
-def _map_n(f: Callable, node: Tree, others: tuple, path: str) -> Tree:
-    children = None if node is None else _children(node)
-    if children is None and node is not None:
+def _same_kind(node: Tree, kind: int, other: Tree) -> bool:
+    if kind == _DICT:
+        return isinstance(other, dict) and sorted(node) == sorted(other)
+    if kind == _SEQUENCE:
+        return type(other) is type(node) and len(other) == len(node)
+    return type(other) is type(node)
+
+
+def _map_n(f: Callable, node: Tree, others: tuple) -> Tree:
+    if node is None:
+        if any(other is not None for other in others):
+            raise _Mismatch("None", _describe(next(o for o in others if o is not None)))
+        return None
+    kind = _kind(node)
+    if kind == _LEAF:
         return f(node, *others)
     for other in others:
-        if not (other is None if node is None else _same_kind(node, other)):
-            raise TreeError(f"tree structures differ at {path or '<root>'}: "
-                            f"expected {_describe(node)}, got {_describe(other)}")
-    if node is None:
-        return None
-    other_children = [_children(other) for other in others]
-    return _rebuild(node, [
-        _map_n(f, child, tuple(oc[i][1] for oc in other_children), path + step)
-        for i, (step, child) in enumerate(children)])
+        if not _same_kind(node, kind, other):
+            raise _Mismatch(_describe(node), _describe(other))
+    columns = [_values(other, kind) for other in others]
+    values = []
+    for i, child in enumerate(_values(node, kind)):
+        try:
+            values.append(_map_n(f, child, tuple(column[i] for column in columns)))
+        except _Mismatch as mismatch:
+            mismatch.steps.append(_steps(node, kind)[i])
+            raise
+    return _rebuild(node, kind, values)
 
 
 def leaves(tree: Tree) -> list:
     """The leaves of ``tree`` in traversal order (dict keys sorted); ``None`` has none."""
-    return [leaf for _, leaf in _walk(tree, "")]
+    out: list = []
+    _collect(tree, out)
+    return out
+
+
+def _collect(node: Tree, out: list) -> None:
+    if node is None:
+        return
+    kind = _kind(node)
+    if kind == _LEAF:
+        out.append(node)
+        return
+    for child in _values(node, kind):
+        _collect(child, out)
+
+
+def all_leaves(predicate: Callable[[Any], bool], tree: Tree) -> bool:
+    """Whether ``predicate`` holds for every leaf, stopping at the first that fails."""
+    if tree is None:
+        return True
+    kind = _kind(tree)
+    if kind == _LEAF:
+        return predicate(tree)
+    return all(all_leaves(predicate, child) for child in _values(tree, kind))
 
 
 def leaves_with_paths(tree: Tree) -> list[tuple[str, Any]]:
@@ -113,12 +182,12 @@ def leaves_with_paths(tree: Tree) -> list[tuple[str, Any]]:
     return [(path or "<root>", leaf) for path, leaf in _walk(tree, "")]
 
 
-def _walk(node: Tree, path: str):
+def _walk(node: Tree, path: str) -> Iterator[tuple[str, Any]]:
     if node is None:
         return
-    children = _children(node)
-    if children is None:
+    kind = _kind(node)
+    if kind == _LEAF:
         yield path, node
         return
-    for step, child in children:
+    for step, child in zip(_steps(node, kind), _values(node, kind)):
         yield from _walk(child, path + step)
