@@ -4,8 +4,8 @@ Layers are pairs of pure functions, states are frozen records, and a train
 step takes a state and returns a new one. See ``README.md`` for a tour.
 """
 
-from fnn import (data, gradcheck, initializers, layers, losses, metrics, optim, plot, random,
-                 tree)
+from fnn import (checkpoint, data, gradcheck, initializers, layers, losses, metrics, optim, plot,
+                 random, tree)
 from fnn.combinators import sequential
 from fnn.core import Layer, Loss
 from fnn.errors import (DataError, DTypeError, FnnError, MissingKeyError, NonFiniteError,
@@ -20,7 +20,7 @@ __all__ = [
     "value_and_grad", "make_train_step", "predict", "fit", "evaluate", "early_stopping",
     "TrainStep", "EvalMetrics", "History",
     "tree", "random", "layers", "losses", "optim", "data", "metrics", "gradcheck", "initializers",
-    "plot",
+    "plot", "checkpoint",
     "FnnError", "ShapeError", "DTypeError", "TreeError", "DataError", "NonFiniteError",
     "MissingKeyError",
 ]
