@@ -253,22 +253,28 @@ def load(path: str | os.PathLike, like: Any) -> Any:
     """The tree stored at ``path``, rebuilt in the structure of ``like``.
 
     Every path, node type, leaf kind, dtype and shape of ``like`` must match the
-    file; the first mismatch raises ``TreeError`` (structure), ``DTypeError`` or
-    ``ShapeError`` naming the file, the path, the expected and the stored value.
+    file; the first mismatch raises ``TreeError`` (a missing, extra or other
+    kind of node), ``DTypeError`` or ``ShapeError``, naming the file, the path,
+    what ``like`` has and what the file has.
     Records are rebuilt through their ``__init__`` (``fnn.tree.map``), so their
     converters make arrays read-only. ``like`` is never modified.
     """
     nodes, values = read(path)
     for mismatch in mismatches(describe(like), nodes):
         error = {"dtype": DTypeError, "shape": ShapeError}.get(mismatch.what, TreeError)
-        raise error(f"{os.fspath(path)} does not match like: {mismatch}")
+        # expected: what like has; got: what the file has
+        raise error(f"{os.fspath(path)}: the stored tree does not match like at {mismatch}")
     stored = iter(values)
     return tree_lib.map(lambda _: next(stored), like)
 
 
 @attrs.frozen
 class Mismatch:
-    """One difference between two descriptions: ``what`` is structure, dtype or shape."""
+    """One difference between two descriptions at ``path``.
+
+    ``what`` is ``missing`` (only expected has the path), ``extra`` (only actual
+    has it), ``type`` (another container type or leaf kind), ``dtype`` or ``shape``.
+    """
 
     path: str
     what: str
@@ -276,35 +282,38 @@ class Mismatch:
     actual: str
 
     def __str__(self) -> str:
+        if self.what == "missing":
+            return f"{_show(self.path)}: missing (expected {self.expected})"
+        if self.what == "extra":
+            return f"{_show(self.path)}: unexpected {self.actual}"
         return f"{_show(self.path)}: expected {self.expected}, got {self.actual}"
 
 
 def mismatches(expected: list[Node], actual: list[Node]) -> list[Mismatch]:
     """Where the descriptions differ: paths of ``expected`` first, then those only in ``actual``.
 
-    A path missing on one side or a different node type or leaf kind is a
-    ``structure`` mismatch; equal leaves of another dtype or shape give one
-    mismatch each.
+    Leaves of the same kind whose dtype and shape both differ give two mismatches.
     """
     by_path = {node["path"]: node for node in actual}
     found = []
     for want in expected:
         got = by_path.pop(want["path"], None)
-        if got is None or want.get("type") != got.get("type") or want.get("leaf") != got.get("leaf"):
-            found.append(Mismatch(want["path"], "structure", _node_text(want), _node_text(got)))
+        if got is None:
+            found.append(Mismatch(want["path"], "missing", _node_text(want), "nothing"))
+            continue
+        if want.get("type") != got.get("type") or want.get("leaf") != got.get("leaf"):
+            found.append(Mismatch(want["path"], "type", _node_text(want), _node_text(got)))
             continue
         for what, show in (("dtype", np.dtype), ("shape", tuple)):
             if what in want and want[what] != got[what]:
                 found.append(Mismatch(want["path"], what, f"{what} {show(want[what])}",
                                       f"{what} {show(got[what])}"))
-    found.extend(Mismatch(node["path"], "structure", "nothing", _node_text(node))
+    found.extend(Mismatch(node["path"], "extra", "nothing", _node_text(node))
                  for node in by_path.values())
     return found
 
 
-def _node_text(node: Node | None) -> str:
-    if node is None:
-        return "nothing"
+def _node_text(node: Node) -> str:
     if "leaf" not in node:
         return "None" if node["type"] == "None" else f"a {node['type']}"
     return f"{node['leaf']} of dtype {np.dtype(node['dtype'])} and shape {tuple(node['shape'])}"
