@@ -20,7 +20,7 @@ from fnn.core import readonly
 from fnn.errors import TreeError
 
 __all__ = ["Transform", "apply_updates", "chain", "learning_rate", "check_learning_rate",
-           "map_matching"]
+           "fraction", "non_negative", "map_matching", "map_unzip"]
 
 Schedule = Callable[[int], float]
 
@@ -47,18 +47,62 @@ def map_matching(where: str, f: Callable, first: Any, *rest: Any) -> Any:
                         f"for these params?): {exc}") from exc
 
 
+def map_unzip(where: str, n: int, f: Callable, first: Any, *rest: Any) -> tuple:
+    """``map_matching`` for an ``f`` that returns a tuple of ``n`` outputs per leaf.
+
+    Returns ``n`` trees shaped like ``first``, the i-th holding every leaf's
+    i-th output. ``f`` runs once per leaf, so an optimizer computes its new
+    moments and its update in one pass; the extra trees only re-thread
+    structure. The i-th tree is rebuilt by walking ``first`` again, which
+    visits its leaves in the same order as the pass that called ``f``.
+    """
+    outputs = []
+
+    def first_output(*leaves):
+        outputs.append(f(*leaves))
+        return outputs[-1][0]
+
+    trees = [map_matching(where, first_output, first, *rest)]
+    for i in range(1, n):
+        per_leaf = iter(outputs)
+        trees.append(tree.map(lambda _: next(per_leaf)[i], first))
+    return tuple(trees)
+
+
 def learning_rate(lr: float | Schedule, step: int) -> float:
-    """``lr`` itself, or the schedule ``lr`` evaluated at ``step``, as a Python float."""
-    return float(lr(step)) if callable(lr) else lr
+    """``lr`` itself, or the schedule ``lr`` evaluated at ``step``, as a Python float.
+
+    A Python float, because numpy promotes a float32 array times a float64
+    *numpy* scalar to float64, but keeps it float32 times a Python float.
+    """
+    return float(lr(step) if callable(lr) else lr)
 
 
 def check_learning_rate(where: str, lr: float | Schedule) -> None:
     """A learning rate is a schedule or a positive, finite number."""
     if callable(lr):
         return
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(lr) or lr <= 0:
+    if not _is_number(lr) or not 0.0 < lr < float("inf"):
         raise ValueError(f"{where}: lr must be a positive number or a schedule, got {lr!r}")
+
+
+def _is_number(value: Any) -> bool:
+    """A real Python or numpy number (not a bool, a string or an array)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.floating, np.integer))
+
+
+def fraction(where: str, name: str, value: float) -> float:
+    """``value`` as a Python float, checked to lie in [0, 1) (a decay or momentum rate)."""
+    if not _is_number(value) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{where}: {name} must lie in [0, 1), got {value!r}")
+    return float(value)
+
+
+def non_negative(where: str, name: str, value: float) -> float:
+    """``value`` as a Python float, checked to be finite and at least 0."""
+    if not _is_number(value) or not 0.0 <= value < float("inf"):
+        raise ValueError(f"{where}: {name} must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 def chain(*transforms: Transform) -> Transform:

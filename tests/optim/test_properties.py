@@ -1,0 +1,78 @@
+"""What every optimizer promises: purity, frozen states, float32 kept, any parameter tree."""
+
+import numpy as np
+import pytest
+
+from fnn import optim
+from fnn.errors import TreeError
+from fnn.layers import DenseParams
+from fnn.testing import assert_trees_equal
+from tests.helpers import all_arrays
+
+OPTIMIZERS = {
+    "sgd": lambda: optim.sgd(0.1),
+    "momentum": lambda: optim.momentum(0.1),
+    "adam": lambda: optim.adam(0.1),
+}
+
+
+def params_and_grads(dtype=np.float64):
+    """A sequential-shaped tree: two dense layers around a parameterless one (None)."""
+    rng = np.random.default_rng(0)
+
+    def dense(n_in, n_out, bias=True):
+        return DenseParams(rng.normal(size=(n_in, n_out)).astype(dtype),
+                           rng.normal(size=n_out).astype(dtype) if bias else None)
+
+    return (dense(3, 4), None, dense(4, 2, bias=False)), (dense(3, 4), None, dense(4, 2, bias=False))
+
+
+@pytest.fixture(params=sorted(OPTIMIZERS))
+def transform(request):
+    return OPTIMIZERS[request.param]()
+
+
+def two_steps(transform, params, grads):
+    state = transform.init(params)
+    updates, state = transform.update(grads, state, params)
+    params = optim.apply_updates(params, updates)
+    return transform.update(grads, state, params)
+
+
+def test_update_is_pure(transform):
+    params, grads = params_and_grads()
+    copies = [a.copy() for a in all_arrays((params, grads))]
+    first, second = two_steps(transform, params, grads), two_steps(transform, params, grads)
+    assert_trees_equal(first, second)
+    for before, after in zip(copies, all_arrays((params, grads))):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_states_and_updates_are_frozen_and_keep_the_tree(transform):
+    params, grads = params_and_grads()
+    updates, state = two_steps(transform, params, grads)
+    assert state.step == 2
+    for array in all_arrays((updates, state)):
+        assert not array.flags.writeable
+    assert updates[1] is None and updates[2].b is None
+    with pytest.raises(AttributeError):
+        state.step = 0
+
+
+def test_float32_stays_float32(transform):
+    params, grads = params_and_grads(np.float32)
+    updates, state = two_steps(transform, params, grads)
+    assert {a.dtype for a in all_arrays((updates, state))} == {np.dtype(np.float32)}
+
+
+def test_init_on_an_empty_tree(transform):
+    updates, state = transform.update(None, transform.init(None), None)
+    assert updates is None and state.step == 1
+
+
+def test_grads_shaped_unlike_the_state_are_refused(transform):
+    params, grads = params_and_grads()
+    state = transform.init(params)
+    if all_arrays(state):  # a state that holds arrays knows the tree it was made for
+        with pytest.raises(TreeError, match="state made by init"):
+            transform.update(grads[:2], state, params)
