@@ -180,7 +180,9 @@ def read(path: str | os.PathLike) -> tuple[list[Node], list[Any]]:
     missing or extra entries, or holds data that would need unpickling.
     """
     path = os.fspath(path)
-    if not zipfile.is_zipfile(path):
+    with open(path, "rb") as f:  # a missing file raises FileNotFoundError, as open does
+        is_zip = zipfile.is_zipfile(f)
+    if not is_zip:
         raise DataError(f"{path}: not an fnn checkpoint: not a zip (.npz) file, or truncated")
     try:
         archive = np.load(path, allow_pickle=False)
@@ -235,9 +237,10 @@ def _read_leaf(path: str, archive: Any, name: str, node: Node) -> Any:
         raise DataError(f"{where} cannot be read: {exc}") from exc
     if not isinstance(array, np.ndarray) or array.dtype.str != node["dtype"] \
             or list(array.shape) != node["shape"]:
-        raise DataError(f"{where} does not match {_HEADER}: expected {_node_text(node)}, got "
-                        f"{getattr(array, 'dtype', type(array).__name__)} "
-                        f"{getattr(array, 'shape', '')}")
+        got = (f"dtype {array.dtype} and shape {array.shape}" if isinstance(array, np.ndarray)
+               else f"a {type(array).__name__}")
+        raise DataError(f"{where} does not match {_HEADER}: expected {_node_text(node)}, "
+                        f"got {got}")
     kind = node["leaf"]
     if kind == "array":
         return array
