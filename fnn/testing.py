@@ -124,12 +124,13 @@ def _leaf_type(node: dict) -> str:
 def _statistics(value: Any) -> str:
     a = np.asarray(value)
     if a.size <= 1:
-        return "empty" if a.size == 0 else f"value={a.reshape(-1)[0]}"
+        return "empty" if a.size == 0 else f"value={a.reshape(-1)[0]!s}"
     wide = np.complex128 if a.dtype.kind == "c" else np.float64
-    # numpy prints each scalar with the fewest digits that read back to the same value.
-    parts = [] if a.dtype.kind == "c" else [f"min={a.min()}", f"max={a.max()}"]
-    exact_sum = None if a.dtype.kind in "biu" else wide
-    return " ".join(parts + [f"mean={a.mean(dtype=wide)}", f"sum={a.sum(dtype=exact_sum)}"])
+    # str() of a numpy scalar has the fewest digits that read back to the same value in its
+    # dtype (an f-string would widen float32 to float64 digits). Sums are in float64 too:
+    # an integer sum could wrap around silently.
+    parts = [] if a.dtype.kind == "c" else [f"min={a.min()!s}", f"max={a.max()!s}"]
+    return " ".join(parts + [f"mean={a.mean(dtype=wide)!s}", f"sum={a.sum(dtype=wide)!s}"])
 
 
 _UNSAFE = re.compile(r"[^\w.\[\]-]", re.ASCII)
