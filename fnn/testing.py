@@ -75,9 +75,8 @@ def _arrays(flat: Flat) -> dict[str, np.ndarray]:
             for node, value in zip(leaf_nodes, flat[1])}
 
 
-def _value_difference(expected: Any, actual: Any, rtol: float, atol: float) -> str | None:
-    """How two arrays of equal dtype and shape differ, or None when they match."""
-    e, a = expected, actual
+def _value_difference(e: np.ndarray, a: np.ndarray, rtol: float, atol: float) -> str | None:
+    """How ``a`` differs from the expected ``e`` (same dtype and shape), or None when it matches."""
     if a.tobytes() == e.tobytes():
         return None
     wide = np.complex128 if e.dtype.kind == "c" else np.float64
@@ -175,7 +174,7 @@ class Snapshot:
         if self.update:
             npz.parent.mkdir(parents=True, exist_ok=True)
             checkpoint.save(npz, t)
-            npz.with_suffix(".txt").write_text(summary(t))
+            npz.with_suffix(".txt").write_text(summary(t), encoding="utf-8")
             self._written.append(npz)
             return
         if not npz.exists():
