@@ -18,12 +18,13 @@ __all__ = ["max_pool2d", "avg_pool2d"]
 
 
 def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] | None,
-          fwd: Callable, bwd: Callable) -> Layer:
-    """A pooling layer from ``fwd(x, slices) -> (y, aux)`` and ``bwd(aux, dy, dx, slices)``,
-    where ``slices`` are the window offsets' slices of ``x`` and ``bwd`` adds into the zeroed
-    ``dx``."""
+          fwd: Callable, bwd: Callable, keep_output: bool) -> Layer:
+    """A pooling layer from ``fwd(x, slices) -> y`` and ``bwd(x, y, dy, dx, slices, overlap)``,
+    where ``slices`` are the window offsets' slices of ``x``, ``bwd`` adds into the zeroed
+    ``dx`` (or writes, when windows do not ``overlap``) and gets ``y`` if ``keep_output``."""
     kernel = pair(kind, "size", size)
     strides = kernel if stride is None else pair(kind, "stride", stride)
+    overlap = strides[0] < kernel[0] or strides[1] < kernel[1]
     name = f"{kind}({kernel[0]}x{kernel[1]}" + \
         (f", stride {strides[0]}x{strides[1]})" if strides != kernel else ")")
 
@@ -36,35 +37,51 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
 
     def forward(params, state, x, *, key=None, train=False):
         check_images(name, x)
-        y, aux = fwd(x, slices_for(x.shape[2:]))
-        # x is the previous layer's output (kept by it anyway); backward needs its shape
-        # and memory layout, so that dx comes back in the layout that layer produced.
-        return y, state, (aux, x)
+        y = fwd(x, slices_for(x.shape[2:]))
+        # x is the previous layer's output (kept by it anyway); backward needs its shape,
+        # and its memory layout so that dx comes back in the layout that layer produced.
+        return y, state, (x, y if keep_output else None)
 
     def backward(params, cache, dy):
-        aux, x = cache
+        x, y = cache
         dx = np.zeros_like(x)
-        bwd(aux, dy, dx, slices_for(x.shape[2:]))
+        bwd(x, y, dy, dx, slices_for(x.shape[2:]), overlap)
         return dx, None
 
     return Layer(name, init, forward, backward)
 
 
+def _first_window(x, slices):
+    # Strided slices keep x's memory layout (which, after conv2d, is channels-first) so the
+    # elementwise loops below run over matching layouts.
+    return x[slices[0]].copy(order="K")
+
+
 def _max_forward(x, slices):
-    y = x[slices[0]].copy()
-    # The offset of each window's maximum; strict ">" keeps the first one in row-major order.
-    argmax = np.zeros(y.shape, np.min_scalar_type(len(slices) - 1))
-    for k, index in enumerate(slices[1:], 1):
-        greater = x[index] > y
-        np.copyto(y, x[index], where=greater)
-        argmax[greater] = k
-    return y, argmax
+    y = _first_window(x, slices)
+    for index in slices[1:]:
+        np.maximum(y, x[index], out=y)
+    return y
 
 
-def _max_backward(argmax, dy, dx, slices):
-    for k, index in enumerate(slices):
-        window = dx[index]
-        np.add(window, dy, out=window, where=argmax == k)
+def _max_backward(x, y, dy, dx, slices, overlap):
+    # Offsets in row-major order; each takes the windows whose maximum it holds and
+    # no earlier offset claimed, so ties go to the first maximum. (Recomputing these
+    # masks from x and y is cheaper than recording an argmax in forward.)
+    if dy.strides != y.strides:
+        # One copy into y's layout (dy comes C-ordered from flatten) keeps the loop fast.
+        dy, given = np.empty_like(y), dy
+        dy[...] = given
+    claimed = np.zeros_like(y, dtype=bool)
+    hit = np.empty_like(claimed)
+    for index in slices:
+        np.equal(x[index], y, out=hit)
+        np.greater(hit, claimed, out=hit)
+        claimed |= hit
+        if overlap:
+            dx[index] += dy * hit
+        else:
+            np.multiply(dy, hit, out=dx[index])
 
 
 def max_pool2d(size: int | tuple[int, int], *, stride: int | tuple[int, int] | None = None) -> Layer:
@@ -73,18 +90,18 @@ def max_pool2d(size: int | tuple[int, int], *, stride: int | tuple[int, int] | N
     Backward routes each window's gradient to exactly one maximum: the first in
     row-major window order when several tie. Windows may overlap.
     """
-    return _pool("max_pool2d", size, stride, _max_forward, _max_backward)
+    return _pool("max_pool2d", size, stride, _max_forward, _max_backward, keep_output=True)
 
 
 def _avg_forward(x, slices):
-    y = x[slices[0]].copy()
+    y = _first_window(x, slices)
     for index in slices[1:]:
         y += x[index]
     y *= 1 / len(slices)
-    return y, None
+    return y
 
 
-def _avg_backward(aux, dy, dx, slices):
+def _avg_backward(x, y, dy, dx, slices, overlap):
     share = dy * (1 / len(slices))
     for index in slices:
         dx[index] += share
@@ -95,4 +112,4 @@ def avg_pool2d(size: int | tuple[int, int], *, stride: int | tuple[int, int] | N
 
     Backward spreads dy / (kh·kw) evenly over each window. Windows may overlap.
     """
-    return _pool("avg_pool2d", size, stride, _avg_forward, _avg_backward)
+    return _pool("avg_pool2d", size, stride, _avg_forward, _avg_backward, keep_output=False)
