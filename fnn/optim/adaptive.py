@@ -9,16 +9,100 @@ import attrs
 import numpy as np
 
 from fnn.core import freeze, readonly
+from fnn.optim.regularize import Mask, decay_flags, require_params
 from fnn.optim.sgd import zeros_like_tree
 from fnn.optim.transform import (Schedule, Transform, check_learning_rate, fraction,
                                  learning_rate, map_unzip, non_negative)
 
-__all__ = ["AdamState", "adam"]
+__all__ = ["AdagradState", "RmspropState", "AdamState", "adagrad", "rmsprop", "adam", "adamw"]
+
+
+@attrs.frozen
+class AdagradState:
+    """State of ``adagrad``: the step count and h, the running sum of squared gradients."""
+
+    step: int
+    sum_of_squares: Any = attrs.field(converter=freeze)
+
+
+@attrs.frozen
+class RmspropState:
+    """State of ``rmsprop``: the step count and h, the moving average of squared gradients."""
+
+    step: int
+    nu: Any = attrs.field(converter=freeze)
+
+
+def adagrad(lr: float | Schedule = 0.01, eps: float = 1e-7) -> Transform:
+    """AdaGrad, as in the book::
+
+        h ← h + g²
+        updates = −lr · g / (√h + eps)
+
+    h starts at zero (optax starts it at 0.1), eps is the book's 1e-7.
+    """
+    check_learning_rate("adagrad", lr)
+    eps = non_negative("adagrad", "eps", eps)
+
+    def init(params):
+        return AdagradState(0, zeros_like_tree(params))
+
+    def update(grads, state, params=None):
+        rate = learning_rate(lr, state.step)
+
+        def leaf(g, h):
+            u = np.square(g)  # g², then the update
+            h = h + u
+            np.sqrt(h, out=u)
+            u += eps
+            np.divide(g, u, out=u)
+            u *= -rate
+            return readonly(u), readonly(h)
+
+        updates, h = map_unzip("adagrad", 2, leaf, grads, state.sum_of_squares)
+        return updates, AdagradState(state.step + 1, h)
+
+    return Transform(init, update)
+
+
+def rmsprop(lr: float | Schedule = 0.01, decay: float = 0.99, eps: float = 1e-8) -> Transform:
+    """RMSprop (Hinton), as in the book and PyTorch (eps outside the root)::
+
+        h ← decay·h + (1 − decay)·g²
+        updates = −lr · g / (√h + eps)
+
+    h starts at zero.
+    """
+    check_learning_rate("rmsprop", lr)
+    decay = fraction("rmsprop", "decay", decay)
+    eps = non_negative("rmsprop", "eps", eps)
+
+    def init(params):
+        return RmspropState(0, zeros_like_tree(params))
+
+    def update(grads, state, params=None):
+        rate = learning_rate(lr, state.step)
+
+        def leaf(g, h):
+            u = np.square(g)  # (1 − decay)·g², then the update
+            u *= 1.0 - decay
+            h = h * decay
+            h += u
+            np.sqrt(h, out=u)
+            u += eps
+            np.divide(g, u, out=u)
+            u *= -rate
+            return readonly(u), readonly(h)
+
+        updates, nu = map_unzip("rmsprop", 2, leaf, grads, state.nu)
+        return updates, RmspropState(state.step + 1, nu)
+
+    return Transform(init, update)
 
 
 @attrs.frozen
 class AdamState:
-    """State of ``adam``: the step count and the moment estimates, shaped like the params.
+    """State of ``adam`` and ``adamw``: the step count and the moment estimates, shaped like the params.
 
     ``mu`` is the first moment m (mean of the gradients), ``nu`` the second
     moment v (mean of their squares), both exponential moving averages
@@ -42,9 +126,30 @@ def adam(lr: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999,
     (lr_t = lr·√(1 − b2^t) / (1 − b1^t), then −lr_t·m / (√v + eps)), which
     puts eps against the uncorrected √v: the two differ slightly while v is small.
     """
-    check_learning_rate("adam", lr)
-    b1, b2 = fraction("adam", "b1", b1), fraction("adam", "b2", b2)
-    eps = non_negative("adam", "eps", eps)
+    return _adam("adam", lr, b1, b2, eps, 0.0, None)
+
+
+def adamw(lr: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+          weight_decay: float = 1e-2, mask: Mask = None) -> Transform:
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as in PyTorch and optax::
+
+        updates = −lr · (m̂ / (√v̂ + eps) + weight_decay·p)
+
+    with m̂ and v̂ as in ``adam``. The decay skips the adaptive scaling, unlike
+    ``chain(add_weight_decay(rate), adam())``. ``mask`` picks the decayed
+    parameters (``None``: all; ``weights_only``: the ``w`` leaves; or any
+    predicate ``(path, leaf) -> bool`` or tree of bools, see ``fnn.optim.regularize``).
+    ``update`` needs the params.
+    """
+    return _adam("adamw", lr, b1, b2, eps, weight_decay, mask)
+
+
+def _adam(where: str, lr: float | Schedule, b1: float, b2: float, eps: float,
+          weight_decay: float, mask: Mask) -> Transform:
+    check_learning_rate(where, lr)
+    b1, b2 = fraction(where, "b1", b1), fraction(where, "b2", b2)
+    eps = non_negative(where, "eps", eps)
+    weight_decay = non_negative(where, "weight_decay", weight_decay)
 
     def init(params):
         return AdamState(0, zeros_like_tree(params), zeros_like_tree(params))
@@ -54,8 +159,11 @@ def adam(lr: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999,
         t = state.step + 1
         # Both corrections are scalars: m̂ = c1·m and √v̂ = c2·√v.
         c1, c2 = 1.0 / (1.0 - b1 ** t), 1.0 / math.sqrt(1.0 - b2 ** t)
+        if weight_decay:
+            require_params(where, grads, params)
+            flags = decay_flags(where, mask, params)
 
-        def leaf(g, m, v):
+        def leaf(g, m, v, p=None):
             u = np.multiply(g, 1.0 - b1)  # scratch first, the update at the end
             m = m * b1
             m += u
@@ -68,9 +176,12 @@ def adam(lr: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999,
             u += eps
             np.divide(m, u, out=u)
             u *= -rate * c1
+            if p is not None and next(flags):
+                u -= p * (rate * weight_decay)
             return readonly(u), readonly(m), readonly(v)
 
-        updates, mu, nu = map_unzip("adam", 3, leaf, grads, state.mu, state.nu)
+        trees = (grads, state.mu, state.nu) + ((params,) if weight_decay else ())
+        updates, mu, nu = map_unzip(where, 3, leaf, *trees)
         return updates, AdamState(t, mu, nu)
 
     return Transform(init, update)

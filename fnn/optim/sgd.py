@@ -1,4 +1,4 @@
-"""Plain and momentum gradient descent."""
+"""Gradient descent: plain, with momentum, and with Nesterov momentum."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import attrs
 import numpy as np
 
 from fnn.core import freeze, readonly
-from fnn.optim.transform import (Schedule, Transform, check_learning_rate, learning_rate,
-                                 map_matching)
+from fnn.optim.transform import (Schedule, Transform, check_learning_rate, fraction,
+                                 learning_rate, map_matching, map_unzip)
 from fnn import tree
 
-__all__ = ["SgdState", "MomentumState", "sgd", "momentum"]
+__all__ = ["SgdState", "MomentumState", "sgd", "momentum", "nesterov"]
 
 
 @attrs.frozen
@@ -24,7 +24,8 @@ class SgdState:
 
 @attrs.frozen
 class MomentumState:
-    """State of ``momentum``: the step count and the velocity, shaped like the params."""
+    """State of ``momentum`` and ``nesterov``: the step count and the velocity, shaped
+    like the params."""
 
     step: int
     velocity: Any = attrs.field(converter=freeze)
@@ -55,8 +56,7 @@ def momentum(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
     The velocity starts at zero.
     """
     check_learning_rate("momentum", lr)
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum: momentum must lie in [0, 1), got {momentum}")
+    momentum = fraction("momentum", "momentum", momentum)
 
     def init(params):
         return MomentumState(0, zeros_like_tree(params))
@@ -71,5 +71,41 @@ def momentum(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
 
         velocity = map_matching("momentum", new_velocity, grads, state.velocity)
         return velocity, MomentumState(state.step + 1, velocity)
+
+    return Transform(init, update)
+
+
+def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
+    """Nesterov momentum (Sutskever et al.), written with the book's velocity::
+
+        v ← momentum·v − lr·g
+        updates = momentum·v − lr·g          (with the new v)
+
+    that is p ← p + momentum²·v_old − (1 + momentum)·lr·g: PyTorch's and optax's
+    ``nesterov=True`` (equal to them for a constant lr; they scale by lr after
+    the velocity, so a schedule acts slightly differently). The book's code
+    adds momentum²·v with the velocity *already updated*, which weighs the
+    history by momentum³ and the gradient by (1 + momentum + momentum²)·lr:
+    a different update, not this one. The velocity starts at zero.
+    """
+    check_learning_rate("nesterov", lr)
+    momentum = fraction("nesterov", "momentum", momentum)
+
+    def init(params):
+        return MomentumState(0, zeros_like_tree(params))
+
+    def update(grads, state, params=None):
+        rate = learning_rate(lr, state.step)
+
+        def leaf(g, v):
+            step = g * rate
+            v = v * momentum
+            v -= step
+            u = v * momentum
+            u -= step
+            return readonly(u), readonly(v)
+
+        updates, velocity = map_unzip("nesterov", 2, leaf, grads, state.velocity)
+        return updates, MomentumState(state.step + 1, velocity)
 
     return Transform(init, update)

@@ -10,6 +10,7 @@ A ``Transform`` is a pair of pure functions::
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import attrs
@@ -20,7 +21,7 @@ from fnn.core import readonly
 from fnn.errors import TreeError
 
 __all__ = ["Transform", "apply_updates", "chain", "learning_rate", "check_learning_rate",
-           "fraction", "non_negative", "map_matching", "map_unzip"]
+           "fraction", "non_negative", "positive", "map_matching", "map_unzip"]
 
 Schedule = Callable[[int], float]
 
@@ -80,28 +81,30 @@ def learning_rate(lr: float | Schedule, step: int) -> float:
 
 def check_learning_rate(where: str, lr: float | Schedule) -> None:
     """A learning rate is a schedule or a positive, finite number."""
-    if callable(lr):
-        return
-    if not _is_number(lr) or not 0.0 < lr < float("inf"):
-        raise ValueError(f"{where}: lr must be a positive number or a schedule, got {lr!r}")
-
-
-def _is_number(value: Any) -> bool:
-    """A real Python or numpy number (not a bool, a string or an array)."""
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.floating, np.integer))
+    if not callable(lr):
+        _checked(where, "lr", lr, lambda x: 0.0 < x < math.inf, "a positive number or a schedule")
 
 
 def fraction(where: str, name: str, value: float) -> float:
     """``value`` as a Python float, checked to lie in [0, 1) (a decay or momentum rate)."""
-    if not _is_number(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{where}: {name} must lie in [0, 1), got {value!r}")
-    return float(value)
+    return _checked(where, name, value, lambda x: 0.0 <= x < 1.0, "a number in [0, 1)")
 
 
 def non_negative(where: str, name: str, value: float) -> float:
     """``value`` as a Python float, checked to be finite and at least 0."""
-    if not _is_number(value) or not 0.0 <= value < float("inf"):
-        raise ValueError(f"{where}: {name} must be a finite number >= 0, got {value!r}")
+    return _checked(where, name, value, lambda x: 0.0 <= x < math.inf, "a finite number >= 0")
+
+
+def positive(where: str, name: str, value: float) -> float:
+    """``value`` as a Python float, checked to be finite and above 0."""
+    return _checked(where, name, value, lambda x: 0.0 < x < math.inf, "a positive, finite number")
+
+
+def _checked(where: str, name: str, value: Any, in_range: Callable, requirement: str) -> float:
+    """``value`` as a Python float if it is a real number (not a bool) and ``in_range``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not in_range(value):
+        raise ValueError(f"{where}: {name} must be {requirement}, got {value!r}")
     return float(value)
 
 

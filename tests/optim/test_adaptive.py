@@ -5,6 +5,8 @@ import pytest
 
 from fnn import optim
 from fnn.errors import TreeError
+from fnn.layers import DenseParams
+from fnn.testing import assert_trees_equal
 from tests.optim.helpers import run
 
 
@@ -58,9 +60,64 @@ def test_adam_refuses_a_state_for_other_params():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"b1": 1.0}, "b1 must lie in"), ({"b2": -0.1}, "b2 must lie in"),
+    ({"b1": 1.0}, "b1 must be a number in"), ({"b2": -0.1}, "b2 must be a number in"),
     ({"eps": -1.0}, "eps must be"), ({"lr": 0.0}, "lr must be"),
 ])
 def test_adam_refuses_bad_hyper_parameters(kwargs, message):
     with pytest.raises(ValueError, match=f"adam: {message}"):
         optim.adam(**kwargs)
+
+
+def test_adagrad_on_known_numbers():
+    # h ← h + g², u = −0.1·g/(√h + eps) with eps = 1 (outside the root); p0 = 1:
+    #   g = 3:  h = 9,   u = −0.3/(3 + 1)   = −0.075
+    #   g = 4:  h = 25,  u = −0.4/(5 + 1)   = −1/15
+    #   g = 12: h = 169, u = −1.2/(13 + 1)  = −3/35
+    grads = [np.array([3.0]), np.array([4.0]), np.array([12.0])]
+    history, state = run(optim.adagrad(0.1, eps=1.0), np.array([1.0]), grads)
+    np.testing.assert_allclose(history, [[0.925], [0.925 - 1 / 15], [0.925 - 1 / 15 - 3 / 35]],
+                               rtol=1e-14)
+    np.testing.assert_allclose(state.sum_of_squares, [169.0])
+    assert state.step == 3
+
+
+def test_rmsprop_on_known_numbers():
+    # h ← ¾h + ¼g², u = −0.1·g/(√h + 1); two coordinates starting at 1:
+    #   coordinate 0, g = 4, 2, 2: h = 4, ¾·4 + 1 = 4, 4;  u = −0.4/3, −0.2/3, −0.2/3
+    #   coordinate 1, g = 2, 0, 0: h = 1, ¾, 9/16;         u = −0.2/2 = −0.1, 0, 0
+    grads = [np.array([4.0, 2.0]), np.array([2.0, 0.0]), np.array([2.0, 0.0])]
+    history, state = run(optim.rmsprop(0.1, decay=0.75, eps=1.0), np.array([1.0, 1.0]), grads)
+    np.testing.assert_allclose(history, [
+        [1 - 0.4 / 3, 0.9], [1 - 0.6 / 3, 0.9], [1 - 0.8 / 3, 0.9]], rtol=1e-14)
+    np.testing.assert_allclose(state.nu, [4.0, 9 / 16], rtol=1e-14)
+
+
+def test_adamw_decays_decoupled_and_only_where_masked():
+    # The gradients and hyper-parameters of test_adam_on_known_numbers' coordinate 0,
+    # whose Adam directions m̂/(√v̂ + eps) were 0.8, −4/15 and 6/7/2.5 = 12/35;
+    # with weight_decay = 0.5, u = −0.1·(direction + 0.5·p), from p0 = 1:
+    #   t=1: u = −0.1·(0.8 + 0.5)           = −0.13,  p1 = 0.87
+    #   t=2: u = −0.1·(−4/15 + 0.435)       ,         p2 = 0.87 + 2/75 − 0.0435
+    #   t=3: u = −0.1·(12/35 + 0.5·p2)      ,         p3 = 0.95·p2 − 6/175
+    # The bias b is masked out (weights_only): it moves as plain Adam would.
+    p2 = 0.87 + 2 / 75 - 0.0435
+    params = DenseParams(np.array([1.0]), np.array([1.0]))
+    grads = [DenseParams(np.array([g]), np.array([g])) for g in (2.0, -2.0, 2.0)]
+    history, _ = run(optim.adamw(0.1, b1=0.5, b2=0.75, eps=0.5, weight_decay=0.5,
+                                 mask=optim.weights_only), params, grads)
+    np.testing.assert_allclose([h.w[0] for h in history], [0.87, p2, 0.95 * p2 - 6 / 175],
+                               rtol=1e-14)
+    np.testing.assert_allclose([h.b[0] for h in history],
+                               [0.92, 0.92 + 2 / 75, 0.92 + 2 / 75 - 6 / 175], rtol=1e-14)
+
+
+def test_adamw_without_decay_is_adam():
+    params, grads = np.array([1.0, -2.0]), [np.array([0.3, -1.0]), np.array([2.0, 0.5])]
+    assert_trees_equal(run(optim.adamw(0.1, weight_decay=0.0), params, grads),
+                       run(optim.adam(0.1), params, grads))
+
+
+def test_adamw_needs_the_params():
+    transform = optim.adamw()
+    with pytest.raises(ValueError, match="adamw: .*needs the params"):
+        transform.update(np.ones(2), transform.init(np.ones(2)))

@@ -12,7 +12,14 @@ from tests.helpers import all_arrays
 OPTIMIZERS = {
     "sgd": lambda: optim.sgd(0.1),
     "momentum": lambda: optim.momentum(0.1),
-    "adam": lambda: optim.adam(0.1),
+    "nesterov": lambda: optim.nesterov(0.1),
+    "adagrad": lambda: optim.adagrad(0.1),
+    "rmsprop": lambda: optim.rmsprop(0.1),
+    "adam": lambda: optim.adam(optim.schedules.cosine_decay(0.1, 10)),
+    "adamw": lambda: optim.adamw(0.1, mask=optim.weights_only),
+    "clip, decay, momentum": lambda: optim.chain(optim.clip_by_global_norm(1.0),
+                                                 optim.add_weight_decay(1e-3),
+                                                 optim.momentum(0.1)),
 }
 
 
@@ -51,7 +58,7 @@ def test_update_is_pure(transform):
 def test_states_and_updates_are_frozen_and_keep_the_tree(transform):
     params, grads = params_and_grads()
     updates, state = two_steps(transform, params, grads)
-    assert state.step == 2
+    assert all(s.step == 2 for s in (state if isinstance(state, tuple) else (state,)))
     for array in all_arrays((updates, state)):
         assert not array.flags.writeable
     assert updates[1] is None and updates[2].b is None
@@ -65,9 +72,21 @@ def test_float32_stays_float32(transform):
     assert {a.dtype for a in all_arrays((updates, state))} == {np.dtype(np.float32)}
 
 
+@pytest.mark.parametrize("transform", [
+    optim.nesterov(np.float64(0.1), np.float64(0.9)),
+    optim.rmsprop(np.float64(0.1), np.float64(0.9), np.float64(1e-8)),
+    optim.adamw(np.float64(0.1), np.float64(0.9), np.float64(0.99), np.float64(1e-8),
+                np.float64(0.1)),
+    optim.chain(optim.clip_by_global_norm(np.float64(0.1)), optim.add_weight_decay(np.float64(0.1)),
+                optim.adagrad(np.float64(0.1), np.float64(1e-7))),
+], ids=["nesterov", "rmsprop", "adamw", "chain"])
+def test_float64_numpy_hyper_parameters_keep_float32(transform):
+    test_float32_stays_float32(transform)
+
+
 def test_init_on_an_empty_tree(transform):
     updates, state = transform.update(None, transform.init(None), None)
-    assert updates is None and state.step == 1
+    assert updates is None and not all_arrays(state)
 
 
 def test_grads_shaped_unlike_the_state_are_refused(transform):

@@ -77,3 +77,23 @@ def test_state_for_another_tree_is_refused():
 def test_bad_learning_rates_are_refused(lr):
     with pytest.raises(ValueError, match="lr must be a positive number"):
         optim.sgd(lr)
+
+
+def test_nesterov_on_known_numbers():
+    # v ← 0.5·v − 0.1·g; updates = 0.5·v − 0.1·g (new v), i.e. 0.25·v_old − 0.15·g; by hand:
+    #   g = 2:  v1 = −0.2,            u1 = −0.1 − 0.2 = −0.3,      p1 = 0.7
+    #   g = 2:  v2 = −0.1 − 0.2 = −0.3, u2 = −0.15 − 0.2 = −0.35,  p2 = 0.35
+    #   g = −2: v3 = −0.15 + 0.2 = 0.05, u3 = 0.025 + 0.2 = 0.225, p3 = 0.575
+    # (the book's code, p += 0.25·v_new − 0.15·g, would give u1 = −0.35 already)
+    grads = [np.array([2.0]), np.array([2.0]), np.array([-2.0])]
+    history, state = run(optim.nesterov(0.1, 0.5), np.array([1.0]), grads)
+    np.testing.assert_allclose(history, [[0.7], [0.35], [0.575]], rtol=1e-14)
+    np.testing.assert_allclose(state.velocity, [0.05], rtol=1e-13)
+    assert state.step == 3
+
+
+@pytest.mark.parametrize("factory", [optim.momentum, optim.nesterov])
+@pytest.mark.parametrize("value", [1.0, -0.1, "0.9"])
+def test_bad_momentum_is_refused(factory, value):
+    with pytest.raises(ValueError, match="momentum must be a number in"):
+        factory(0.1, value)
