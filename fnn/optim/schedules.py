@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Callable, Mapping
+from typing import Mapping
 
-from fnn.optim.transform import non_negative
+from fnn.optim.transform import Schedule, non_negative
 
 __all__ = ["constant", "exponential_decay", "step_decay", "cosine_decay", "warmup_cosine_decay",
            "linear_warmup"]
 
-Schedule = Callable[[int], float]
 
 
 def _steps(where: str, name: str, value: int, minimum: int = 1) -> int:
