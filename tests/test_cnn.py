@@ -96,3 +96,13 @@ def test_simple_conv_net_learns_mnist_in_one_epoch(mnist):
         ts, _ = step(ts, xb, tb)
     y = fnn.predict(model, ts, x[8000:], batch_size=500)
     assert fnn.metrics.accuracy(y, t[8000:]) >= 0.93  # 95.2% with these seeds; 97% takes 5 epochs
+
+
+def test_the_mnist_cnn_example_runs_both_nets(mnist):
+    from tests.conftest import MNIST_DIR
+    from tests.test_examples import run
+
+    for flags in [[], ["--deep"]]:
+        out = run("mnist_cnn.py", "--data", str(MNIST_DIR), "--epochs", "1", "--train-size", "300",
+                  *flags)
+        assert "test accuracy on the last 2000 images" in out
