@@ -7,8 +7,9 @@ prints each layer's forward and backward time and the step's peak memory.
 
 A pure step allocates its activations afresh, and glibc hands large blocks
 back to the system when freed, so part of the step is page faults on new
-memory; letting malloc keep freed memory shows how much (about 5 of 20 ms on
-a 2-core test machine):
+memory (the page faults per step are printed); letting malloc keep freed
+memory shows how much they cost (on a 2-core test machine, about 2,700 faults
+and 22 ms per step by default, 15 faults and 15 ms with):
 
     python benchmarks/conv_step.py [--rounds 50]
     MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 \
@@ -111,6 +112,10 @@ def main():
         box[0], _ = step(box[0], x, t)
 
     step_ms, floor_ms = median_ms(fnn_step, gemm_floor(rng), rounds=args.rounds)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        fnn_step()
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 10
     tracemalloc.start()
     fnn_step()
     peak = tracemalloc.get_traced_memory()[1]
@@ -122,6 +127,7 @@ def main():
     print(f"  ratio        {step_ms / floor_ms:7.2f}")
     print(f"  peak memory  {peak / 2**20:7.1f} MiB allocated during a step (tracemalloc); "
           f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"  page faults  {faults:7.0f} per step (minor)")
     print("  per layer      forward ms  backward ms")
     for name, forward_ms, backward_ms in layer_times(children, box[0], x, args.rounds):
         print(f"    {name:15s} {forward_ms:8.2f} {backward_ms:11.2f}")
