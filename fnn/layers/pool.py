@@ -38,8 +38,8 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
     def forward(params, state, x, *, key=None, train=False):
         check_images(name, x)
         y = fwd(x, slices_for(x.shape[2:]))
-        # x is the previous layer's output (kept by it anyway); backward needs its shape,
-        # and its memory layout so that dx comes back in the layout that layer produced.
+        # Backward needs x's shape, and its memory layout so that dx comes back in the
+        # layout the previous layer produced; a ReLU before the pool caches x anyway.
         return y, state, (x, y if keep_output else None)
 
     def backward(params, cache, dy):

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn import initializers, random
@@ -149,3 +151,19 @@ def test_gradients_inside_sequential(rng):
     model = fnn.sequential(conv2d(2, 3, padding=1), fnn.layers.tanh(), conv2d(3, (2, 1), stride=2),
                            fnn.layers.flatten(), fnn.layers.dense(2))
     assert_layer_gradients(model, rng.normal(size=(2, 1, 5, 4)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
+       sh=st.integers(1, 3), sw=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2))
+def test_inferred_shape_equals_forward_shape_or_both_refuse(h, w, kh, kw, sh, sw, ph, pw):
+    layer = conv2d(2, (kh, kw), stride=(sh, sw), padding=(ph, pw))
+    x = np.zeros((1, 1, h, w), np.float32)
+    if h + 2 * ph < kh or w + 2 * pw < kw:
+        with pytest.raises(ShapeError, match="leaves no output pixels"):
+            layer.init(random.key(0), (1, h, w))
+        return
+    params, _, out_shape = layer.init(random.key(0), (1, h, w))
+    y, _, cache = layer.forward(params, None, x)
+    assert y.shape == (1, *out_shape)
+    assert layer.backward(params, cache, y)[0].shape == x.shape

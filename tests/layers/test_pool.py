@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn import random
@@ -118,3 +120,20 @@ def test_gradients_inside_sequential(rng):
     model = fnn.sequential(fnn.layers.conv2d(2, 2), max_pool2d(2, stride=1), fnn.layers.relu(),
                            avg_pool2d((2, 1)), fnn.layers.flatten(), fnn.layers.dense(2))
     assert_layer_gradients(model, rng.normal(size=(2, 1, 5, 4)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=st.sampled_from(sorted(POOLS)), h=st.integers(1, 9), w=st.integers(1, 9),
+       kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 4), sw=st.integers(1, 4))
+def test_inferred_shape_equals_forward_shape_or_both_refuse(kind, h, w, kh, kw, sh, sw):
+    layer = POOLS[kind][0]((kh, kw), stride=(sh, sw))
+    x = np.arange(2.0 * h * w).reshape(1, 2, h, w)
+    if h < kh or w < kw:
+        with pytest.raises(ShapeError, match="leaves no output pixels"):
+            layer.init(random.key(0), (2, h, w))
+        return
+    _, _, out_shape = layer.init(random.key(0), (2, h, w))
+    y, _, cache = layer.forward(None, None, x)
+    assert y.shape == (1, *out_shape)
+    np.testing.assert_allclose(y, POOLS[kind][1](windows_reference(x, (kh, kw), (sh, sw))[0], axis=-1))
+    assert layer.backward(None, cache, y)[0].shape == x.shape
