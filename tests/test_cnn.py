@@ -103,6 +103,6 @@ def test_the_mnist_cnn_example_runs_both_nets(mnist):
     from tests.test_examples import run
 
     for flags in [[], ["--deep"]]:
-        out = run("mnist_cnn.py", "--data", str(MNIST_DIR), "--epochs", "1", "--train-size", "300",
+        out = run("mnist_cnn.py", "--data", str(MNIST_DIR), "--epochs", "1", "--train-size", "100",
                   *flags)
         assert "test accuracy on the last 2000 images" in out
