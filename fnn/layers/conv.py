@@ -92,17 +92,17 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
         k_w, k_b = random.split(key)
         w = initialize(f"{name} w_init", w_init, k_w, (*kernel, channels, filters), dtype)
         b = initialize(f"{name} b_init", b_init, k_b, (filters,), dtype) if use_bias else None
-        return ConvParams(np.ascontiguousarray(w.transpose(3, 2, 0, 1)), b), None, \
-            (filters, *out_hw)
+        w = np.ascontiguousarray(w.transpose(3, 2, 0, 1))
+        return ConvParams(w, b), None, (filters, *out_hw)
 
     def forward(params, state, x, *, key=None, train=False):
         check_images(name, x, params.w.shape[1], params.w.dtype)
         oh, ow = output_size(name, x.shape[2:], kernel, strides, pads)
         col = im2col(x, kernel, strides, pads)
-        y = params.w.reshape(filters, -1) @ col
+        y = params.w.reshape(len(params.w), -1) @ col
         if params.b is not None:
             y += params.b[:, None]
-        return y.reshape(filters, len(x), oh, ow).transpose(1, 0, 2, 3), state, (col, x.shape)
+        return y.reshape(-1, len(x), oh, ow).transpose(1, 0, 2, 3), state, (col, x.shape)
 
     def grads(params, col, dy_rows):
         return ConvParams((dy_rows @ col.T).reshape(params.w.shape),
@@ -110,7 +110,7 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
 
     def rows(dy):
         # (N, filters, oh, ow) → (filters, N·oh·ow): free when dy has the forward output's layout.
-        return dy.transpose(1, 0, 2, 3).reshape(filters, -1)
+        return dy.transpose(1, 0, 2, 3).reshape(dy.shape[1], -1)
 
     def param_grads(params, cache, dy):
         return grads(params, cache[0], rows(dy))
@@ -118,7 +118,7 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
     def backward(params, cache, dy):
         col, x_shape = cache
         dy_rows = rows(dy)
-        dcol = params.w.reshape(filters, -1).T @ dy_rows
+        dcol = params.w.reshape(len(params.w), -1).T @ dy_rows
         return col2im(dcol, x_shape, kernel, strides, pads), grads(params, col, dy_rows)
 
     return Layer(name, init, forward, backward, param_grads)
