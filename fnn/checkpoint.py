@@ -59,7 +59,7 @@ def _flatten(tree: Any) -> tuple[list[Node], list[np.ndarray]]:
     arrays: list[np.ndarray] = []
 
     def visit(node: Any, path: str) -> None:
-        children = _children(node)
+        children = tree_lib.children(node)
         if children is not None:
             nodes.append({"path": path, "type": "None" if node is None else type(node).__qualname__})
             for step, child in children:
@@ -72,23 +72,6 @@ def _flatten(tree: Any) -> tuple[list[Node], list[np.ndarray]]:
 
     visit(tree, "")
     return nodes, arrays
-
-
-def _children(node: Any) -> list[tuple[str, Any]] | None:
-    """A container's (path step, child) pairs, None for a leaf: the traversal of ``fnn.tree``.
-
-    fnn.tree exposes leaves only, and the description needs containers too;
-    a test checks that the leaf paths agree with ``fnn.tree.leaves_with_paths``.
-    """
-    if node is None:
-        return []
-    if attrs.has(type(node)):
-        return [(f".{a.name}", getattr(node, a.name)) for a in attrs.fields(type(node)) if a.init]
-    if isinstance(node, (tuple, list)):
-        return [(f"[{i}]", child) for i, child in enumerate(node)]
-    if isinstance(node, dict):
-        return [(f"[{k!r}]", node[k]) for k in sorted(node)]
-    return None
 
 
 def _as_array(path: str, leaf: Any) -> tuple[str, np.ndarray]:

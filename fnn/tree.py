@@ -14,7 +14,7 @@ import numpy as np
 
 from fnn.errors import TreeError
 
-__all__ = ["map", "leaves", "leaves_with_paths", "all_leaves"]
+__all__ = ["map", "leaves", "leaves_with_paths", "all_leaves", "children"]
 
 Tree = Any
 
@@ -58,6 +58,20 @@ def _steps(node: Tree, kind: int) -> list[str]:
     if kind == _DICT:
         return [f"[{k!r}]" for k in sorted(node)]
     return [f".{name}" for name, _ in _FIELDS[type(node)]]
+
+
+def children(node: Tree) -> list[tuple[str, Any]] | None:
+    """A container's ``(path step, child)`` pairs in traversal order, or None for a leaf.
+
+    Steps read ``[0]`` (sequences), ``['key']`` (dicts) and ``.field`` (records);
+    ``None`` is a container without children.
+    """
+    if node is None:
+        return []
+    kind = _kind(node)
+    if kind == _LEAF:
+        return None
+    return list(zip(_steps(node, kind), _values(node, kind)))
 
 
 def _rebuild(node: Tree, kind: int, values: list) -> Tree:

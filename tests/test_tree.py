@@ -63,3 +63,11 @@ def test_record_types_must_match():
 
     with pytest.raises(TreeError, match="Pair record"):
         tree.map(lambda a, b: a, Pair(1, 2), Other(1, 2))
+
+
+def test_children_of_each_node_kind():
+    assert tree.children(None) == []
+    assert tree.children(np.zeros(2)) is None
+    assert tree.children((1, 2)) == [("[0]", 1), ("[1]", 2)]
+    assert tree.children({"b": 1, "a": 2}) == [("['a']", 2), ("['b']", 1)]
+    assert tree.children(Pair(1, 2)) == [(".a", 1), (".b", 2)]
