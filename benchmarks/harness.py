@@ -1,0 +1,60 @@
+"""Timing and memory measurement shared by every benchmark workload.
+
+A workload offers one step as several variants (fnn, the hand-fused numpy
+step, the matrix-product floor). ``measure`` times them interleaved, one call
+of each per round in a rotating order, so that machine noise hits all alike,
+and reports medians. Memory is measured in a separate pass with tracemalloc
+(numpy reports its allocations to it), so tracing never slows the timed runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class Workload:
+    """A named step in several variants; ``variants`` maps a name to a zero-argument call."""
+
+    name: str
+    batch: int
+    variants: dict[str, Callable[[], object]]
+    bound_bytes: int = 0  # what the step must hold: params, optimizer state, activations, batch
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def measure(workload: Workload, *, rounds: int, warmup: int) -> dict[str, float]:
+    """Median seconds per call of each variant over ``rounds`` interleaved rounds."""
+    names = list(workload.variants)
+    for _ in range(warmup):
+        for name in names:
+            workload.variants[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            call = workload.variants[name]
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def peak_bytes(call: Callable[[], object], repeats: int = 3) -> int:
+    """Peak bytes allocated during one call, above what was allocated before it."""
+    call()  # let caches and lazily built buffers settle first
+    tracemalloc.start()
+    try:
+        peak = 0
+        for _ in range(repeats):
+            tracemalloc.reset_peak()
+            before, _ = tracemalloc.get_traced_memory()
+            call()
+            peak = max(peak, tracemalloc.get_traced_memory()[1] - before)
+        return peak
+    finally:
+        tracemalloc.stop()
