@@ -8,8 +8,8 @@ from fnn import (checkpoint, data, gradcheck, initializers, layers, losses, metr
                  random, tree)
 from fnn.combinators import sequential
 from fnn.core import Layer, Loss
-from fnn.errors import (DataError, DTypeError, FnnError, MissingKeyError, NonFiniteError,
-                        ShapeError, TreeError)
+from fnn.errors import (ConfigError, DataError, DTypeError, FnnError, MissingKeyError,
+                        NonFiniteError, ShapeError, TreeError)
 from fnn.train import (EvalMetrics, History, StepMetrics, TrainState, TrainStep, early_stopping,
                        evaluate, fit, init_train_state, make_train_step, predict, value_and_grad)
 
@@ -22,5 +22,5 @@ __all__ = [
     "tree", "random", "layers", "losses", "optim", "data", "metrics", "gradcheck", "initializers",
     "plot", "checkpoint",
     "FnnError", "ShapeError", "DTypeError", "TreeError", "DataError", "NonFiniteError",
-    "MissingKeyError",
+    "MissingKeyError", "ConfigError",
 ]

@@ -6,7 +6,7 @@ import numpy as np
 
 from fnn import random
 from fnn.core import Layer, param_grads
-from fnn.errors import FnnError, TreeError
+from fnn.errors import ConfigError, FnnError, TreeError
 
 __all__ = ["sequential"]
 
@@ -24,10 +24,10 @@ def sequential(*layers: Layer) -> Layer:
     Errors raised by a child name its position: "layer 2 of sequential, dense(10): ...".
     """
     if not layers:
-        raise ValueError("sequential needs at least one layer")
+        raise ConfigError("sequential needs at least one layer")
     for i, layer in enumerate(layers):
         if not isinstance(layer, Layer):
-            raise TypeError(f"sequential: argument {i} is a {type(layer).__name__}, not a Layer "
+            raise ConfigError(f"sequential: argument {i} is a {type(layer).__name__}, not a Layer "
                             f"(did you pass a factory, e.g. relu instead of relu()?)")
     name = "sequential(" + ", ".join(layer.name for layer in layers) + ")"
     n = len(layers)

@@ -13,7 +13,7 @@ import attrs
 import numpy as np
 
 from fnn import random
-from fnn.errors import DataError, DTypeError, ShapeError
+from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
 
 __all__ = ["batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels"]
 
@@ -28,7 +28,7 @@ def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | 
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
-        raise ValueError(f"batches: batch_size must be a positive integer, got {batch_size!r}")
+        raise ConfigError(f"batches: batch_size must be a positive integer, got {batch_size!r}")
     n = len(x)
     if len(t) != n:
         raise ShapeError(f"batches: x and t must hold the same number of samples, "
@@ -56,7 +56,7 @@ def split(x: np.ndarray, t: np.ndarray, *, val_fraction: float, key: random.Key
                          f"got {n} and {len(t)}")
     n_val = round(val_fraction * n)
     if not 0.0 < val_fraction < 1.0 or not 0 < n_val < n:
-        raise ValueError(f"split: val_fraction must leave both parts non-empty, got "
+        raise ConfigError(f"split: val_fraction must leave both parts non-empty, got "
                          f"{val_fraction} of {n} samples")
     order = random.permutation(key, n)
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])

@@ -32,3 +32,9 @@ class NonFiniteError(FnnError, FloatingPointError):
 
 class MissingKeyError(FnnError, ValueError):
     """A layer needs a random key (dropout in training) and was given none."""
+
+
+class ConfigError(FnnError, ValueError, TypeError):
+    """A setting or argument that cannot work: a non-positive batch size or learning
+    rate, a rate outside its range, an object of the wrong kind (a factory where a
+    layer belongs). Both a ValueError and a TypeError, as either may be expected."""

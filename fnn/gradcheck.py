@@ -13,6 +13,7 @@ import numpy as np
 
 from fnn import random, tree
 from fnn.core import Layer, Loss
+from fnn.errors import DTypeError, ShapeError
 
 __all__ = ["numerical_grad", "relative_error", "layer_errors", "check_layer", "loss_error"]
 
@@ -37,7 +38,7 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     """‖a − n‖ / (‖a‖ + ‖n‖), and 0 where both are zero."""
     analytic, numeric = np.asarray(analytic, np.float64), np.asarray(numeric, np.float64)
     if analytic.shape != numeric.shape:
-        raise ValueError(f"gradient shapes differ: analytic {analytic.shape}, "
+        raise ShapeError(f"gradient shapes differ: analytic {analytic.shape}, "
                          f"numerical {numeric.shape}")
     scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
     return float(np.linalg.norm(analytic - numeric) / scale) if scale > 0 else 0.0
@@ -59,7 +60,7 @@ def layer_errors(layer: Layer, x: np.ndarray, *, params: Any = None, state: Any 
     """
     x = np.asarray(x)
     if x.dtype != np.float64:
-        raise TypeError(f"gradient checks run in float64, got x of dtype {x.dtype}")
+        raise DTypeError(f"gradient checks run in float64, got x of dtype {x.dtype}")
     if params is None:
         params, init_state, _ = layer.init(random.key(seed), x.shape[1:], np.float64)
         state = init_state if state is None else state
@@ -87,6 +88,6 @@ def loss_error(loss: Loss, y: np.ndarray, t: np.ndarray, *, eps: float = 1e-6) -
     """The relative error of ``loss.backward`` against central differences in ``y``."""
     y = np.asarray(y)
     if y.dtype != np.float64:
-        raise TypeError(f"gradient checks run in float64, got y of dtype {y.dtype}")
+        raise DTypeError(f"gradient checks run in float64, got y of dtype {y.dtype}")
     analytic = loss.backward(loss.forward(y, t)[1])
     return relative_error(analytic, numerical_grad(lambda v: loss.forward(v, t)[0], y, eps))

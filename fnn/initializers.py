@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from fnn import random
+from fnn.errors import ConfigError
 
 __all__ = ["Initializer", "zeros", "normal", "glorot_uniform", "glorot_normal",
            "he_normal", "he_uniform", "fans", "initialize"]
@@ -90,9 +91,9 @@ def initialize(where: str, init: Initializer, key: random.Key, shape: tuple[int,
     try:
         w = init(key, shape, dtype)
     except TypeError as exc:
-        raise TypeError(f"{where}: calling the initializer failed ({exc}); {hint}") from exc
+        raise ConfigError(f"{where}: calling the initializer failed ({exc}); {hint}") from exc
     if not isinstance(w, np.ndarray) or w.shape != shape or w.dtype != dtype:
         got = f"{w.dtype} array of shape {w.shape}" if isinstance(w, np.ndarray) else repr(w)
-        raise TypeError(f"{where}: expected the initializer to return a {np.dtype(dtype)} array "
+        raise ConfigError(f"{where}: expected the initializer to return a {np.dtype(dtype)} array "
                         f"of shape {shape}, got {got}; {hint}")
     return w

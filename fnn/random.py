@@ -16,13 +16,14 @@ import attrs
 import numpy as np
 
 from fnn.core import array_field
+from fnn.errors import ConfigError
 
 __all__ = ["Key", "key", "split", "normal", "uniform", "bernoulli", "permutation"]
 
 
 def _check_words(instance: object, attribute: object, value: np.ndarray) -> None:
     if value.shape != (2,) or value.dtype != np.uint64:
-        raise ValueError(f"Key data must be a uint64 array of shape (2,), "
+        raise ConfigError(f"Key data must be a uint64 array of shape (2,), "
                          f"got {value.dtype} of shape {value.shape}")
 
 
@@ -39,13 +40,13 @@ class Key:
 def key(seed: int) -> Key:
     """The key for an integer seed (any non-negative int, however large)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     return Key(np.random.SeedSequence(int(seed)).generate_state(2, np.uint64))
 
 
 def _check_key(k: object) -> None:
     if not isinstance(k, Key):
-        raise TypeError(f"expected an fnn.random.Key (make one with fnn.random.key(seed)), "
+        raise ConfigError(f"expected an fnn.random.Key (make one with fnn.random.key(seed)), "
                         f"got {type(k).__name__}")
 
 
@@ -62,7 +63,7 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     """
     _check_key(k)
     if num < 1:
-        raise ValueError(f"split: num must be at least 1, got {num}")
+        raise ConfigError(f"split: num must be at least 1, got {num}")
     parent = k.data.tobytes()
     return tuple(Key(np.frombuffer(hashlib.blake2b(parent + i.to_bytes(8, "little"),
                                                    digest_size=16).digest(), "<u8").astype(np.uint64))
@@ -87,7 +88,7 @@ def uniform(k: Key, shape: tuple[int, ...] | int, low: float = 0.0, high: float 
 def bernoulli(k: Key, p: float, shape: tuple[int, ...] | int) -> np.ndarray:
     """Booleans of ``shape``, each True with probability ``p``."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"bernoulli: p must lie in [0, 1], got {p}")
+        raise ConfigError(f"bernoulli: p must lie in [0, 1], got {p}")
     return _generator(k).random(shape) < p
 
 

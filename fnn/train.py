@@ -14,7 +14,7 @@ from fnn.data import batches
 from fnn.metrics import accuracy
 from fnn.progress import progress_bar
 from fnn.core import Layer, Loss, freeze, param_grads
-from fnn.errors import DataError, NonFiniteError, ShapeError
+from fnn.errors import ConfigError, DataError, NonFiniteError, ShapeError
 from fnn.optim.transform import Transform, apply_updates
 
 __all__ = ["TrainState", "StepMetrics", "TrainStep", "EvalMetrics", "History",
@@ -128,7 +128,7 @@ def predict(model: Layer, ts: TrainState, x: np.ndarray, *,
     if batch_size is None:
         return model.forward(ts.params, ts.state, x, train=False)[0]
     if batch_size < 1:
-        raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
+        raise ConfigError(f"predict: batch_size must be positive, got {batch_size}")
     return np.concatenate([model.forward(ts.params, ts.state, x[i:i + batch_size], train=False)[0]
                            for i in range(0, max(len(x), 1), batch_size)])
 
@@ -181,7 +181,7 @@ class History:
 
 def _check_count(where: str, name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
 
 
 def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs: int,
@@ -207,7 +207,7 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
         check_batch(*validation)
         if evaluate_fn is None:
             if not isinstance(step, TrainStep):
-                raise ValueError("fit: validation needs evaluate_fn(ts, x, t) -> EvalMetrics "
+                raise ConfigError("fit: validation needs evaluate_fn(ts, x, t) -> EvalMetrics "
                                  "when the step was not made by make_train_step")
             evaluate_fn = lambda s, xv, tv: evaluate(step.model, step.loss, s, xv, tv,
                                                      batch_size=batch_size)
@@ -264,14 +264,14 @@ def early_stopping(patience: int, *, monitor: str = "val_loss", min_delta: float
     """
     _check_count("early_stopping", "patience", patience, 1)
     if monitor not in ("train_loss", "val_loss", "val_accuracy"):
-        raise ValueError(f"early_stopping: monitor must be train_loss, val_loss or "
+        raise ConfigError(f"early_stopping: monitor must be train_loss, val_loss or "
                          f"val_accuracy, got {monitor!r}")
     sign = -1.0 if monitor == "val_accuracy" else 1.0
 
     def callback(ts: TrainState, history: History) -> bool:
         values = [sign * v for v in getattr(history, monitor)]
         if not values:
-            raise ValueError(f"early_stopping: the history has no {monitor} (pass validation "
+            raise ConfigError(f"early_stopping: the history has no {monitor} (pass validation "
                              f"data to fit to monitor a val_ field)")
         best_epoch, best = 0, values[0]
         for epoch, value in enumerate(values[1:], 1):

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from fnn.core import check_float
-from fnn.errors import ShapeError
+from fnn.errors import ConfigError, ShapeError
 
 Pair = tuple[int, int]
 
@@ -25,7 +25,7 @@ def pair(where: str, what: str, value: int | tuple[int, int], minimum: int = 1) 
     if (not isinstance(values, (tuple, list)) or len(values) != 2
             or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
                        and v >= minimum for v in values)):
-        raise ValueError(f"{where}: {what} must be an integer ≥ {minimum} or a pair of them, "
+        raise ConfigError(f"{where}: {what} must be an integer ≥ {minimum} or a pair of them, "
                          f"got {value!r}")
     return int(values[0]), int(values[1])
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from fnn import random
 from fnn.core import Layer, array_field, check_input
-from fnn.errors import ShapeError
+from fnn.errors import ConfigError, ShapeError
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
 
 __all__ = ["DenseParams", "dense"]
@@ -29,7 +29,7 @@ def dense(units: int, *, w_init: Initializer | None = None, b_init: Initializer 
     ``glorot_uniform()``; the book's 0.01·N(0, 1) is ``initializers.normal(0.01)``.
     """
     if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-        raise ValueError(f"dense: units must be a positive integer, got {units!r}")
+        raise ConfigError(f"dense: units must be a positive integer, got {units!r}")
     name = f"dense({units})"
     w_init = glorot_uniform() if w_init is None else w_init
 

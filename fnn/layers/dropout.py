@@ -8,7 +8,7 @@ import numpy as np
 
 from fnn import random
 from fnn.core import Layer, check_float
-from fnn.errors import MissingKeyError
+from fnn.errors import ConfigError, MissingKeyError
 
 __all__ = ["dropout"]
 
@@ -22,7 +22,7 @@ def dropout(rate: float) -> Layer:
     Unlike the book, which scales by (1 − rate) at test time instead.
     """
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
-        raise ValueError(f"dropout: rate must lie in [0, 1), got {rate!r}")
+        raise ConfigError(f"dropout: rate must lie in [0, 1), got {rate!r}")
     name = f"dropout({rate})"
 
     def init(key, in_shape, dtype=np.float32):

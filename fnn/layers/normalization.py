@@ -6,7 +6,7 @@ import attrs
 import numpy as np
 
 from fnn.core import Layer, array_field, check_float
-from fnn.errors import ShapeError
+from fnn.errors import ConfigError, ShapeError
 
 __all__ = ["BatchNormParams", "BatchNormState", "batch_norm"]
 
@@ -49,9 +49,9 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
     (in evaluation μ and σ² are constants: dx = gamma / √(σ² + eps) · dy).
     """
     if not 0 <= momentum <= 1:
-        raise ValueError(f"batch_norm: momentum must lie in [0, 1], got {momentum!r}")
+        raise ConfigError(f"batch_norm: momentum must lie in [0, 1], got {momentum!r}")
     if not eps > 0:
-        raise ValueError(f"batch_norm: eps must be positive, got {eps!r}")
+        raise ConfigError(f"batch_norm: eps must be positive, got {eps!r}")
     name = "batch_norm"
 
     def init(key, in_shape, dtype=np.float32):

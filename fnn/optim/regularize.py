@@ -21,7 +21,7 @@ import numpy as np
 
 from fnn import tree
 from fnn.core import readonly
-from fnn.errors import TreeError
+from fnn.errors import ConfigError, TreeError
 from fnn.optim.transform import Transform, map_matching, non_negative, positive
 
 __all__ = ["CountState", "add_weight_decay", "clip_by_global_norm", "global_norm",
@@ -68,7 +68,7 @@ def decay_flags(where: str, mask: Mask, params: Any) -> Iterator[bool]:
 def require_params(where: str, grads: Any, params: Any) -> None:
     """Weight decay reads the params: ``update`` must be given them (unless there are none)."""
     if params is None and grads is not None:
-        raise ValueError(f"{where}: update(grads, state, params) needs the params "
+        raise ConfigError(f"{where}: update(grads, state, params) needs the params "
                          f"for weight decay, got params=None")
 
 

@@ -10,6 +10,7 @@ import bisect
 import math
 from typing import Mapping
 
+from fnn.errors import ConfigError
 from fnn.optim.transform import Schedule, non_negative
 
 __all__ = ["constant", "exponential_decay", "step_decay", "cosine_decay", "warmup_cosine_decay",
@@ -20,7 +21,7 @@ __all__ = ["constant", "exponential_decay", "step_decay", "cosine_decay", "warmu
 def _steps(where: str, name: str, value: int, minimum: int = 1) -> int:
     """An integer number of steps, at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
     return value
 
 

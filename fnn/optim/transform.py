@@ -18,7 +18,7 @@ import numpy as np
 
 from fnn import tree
 from fnn.core import readonly
-from fnn.errors import TreeError
+from fnn.errors import ConfigError, TreeError
 
 __all__ = ["Transform", "apply_updates", "chain", "learning_rate", "check_learning_rate",
            "fraction", "non_negative", "positive", "map_matching", "map_unzip"]
@@ -104,7 +104,7 @@ def _checked(where: str, name: str, value: Any, in_range: Callable, requirement:
     """``value`` as a Python float if it is a real number (not a bool) and ``in_range``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
             or not in_range(value):
-        raise ValueError(f"{where}: {name} must be {requirement}, got {value!r}")
+        raise ConfigError(f"{where}: {name} must be {requirement}, got {value!r}")
     return float(value)
 
 
