@@ -21,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import uuid
 import zipfile
+import zlib
 from typing import Any
 
 import attrs
@@ -43,6 +45,11 @@ _PYTHON_SCALARS = {bool: np.bool_, int: np.int64, float: np.float64, complex: np
 _TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 
 Node = dict[str, Any]
+# What zipfile, zlib and numpy's .npy reader raise on damaged bytes: a damaged header can
+# claim another zip version (NotImplementedError), encryption (RuntimeError), a seek before
+# the start (OSError), a compressed entry (zlib.error) or a malformed .npy header (ValueError).
+_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError,
+            NotImplementedError, RuntimeError, zlib.error, struct.error)
 
 
 def describe(tree: Any) -> list[Node]:
@@ -169,8 +176,8 @@ def read(path: str | os.PathLike) -> tuple[list[Node], list[Any]]:
         raise DataError(f"{path}: not an fnn checkpoint: not a zip (.npz) file, or truncated")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file: {exc}") from exc
+    except _DAMAGED as exc:
+        raise DataError(f"{path}: not a readable .npz file: {exc!r}") from exc
     with archive:
         nodes = _read_header(path, archive)
         leaf_nodes = [node for node in nodes if "leaf" in node]
@@ -192,7 +199,7 @@ def _read_header(path: str, archive: Any) -> list[Node]:
         nodes = header["nodes"]
         for node in nodes:
             _check_node(node)
-    except (zipfile.BadZipFile, ValueError, TypeError, KeyError, EOFError) as exc:
+    except _DAMAGED + (TypeError, KeyError) as exc:
         raise DataError(f"{path}: malformed {_HEADER} (expected {_FORMAT} version {_VERSION}): "
                         f"{exc!r}") from exc
     return nodes
@@ -215,7 +222,7 @@ def _read_leaf(path: str, archive: Any, name: str, node: Node) -> Any:
         raise DataError(f"{where} is missing")
     try:
         array = archive[name]
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+    except _DAMAGED as exc:
         # numpy refuses object arrays here, since allow_pickle=False
         raise DataError(f"{where} cannot be read: {exc}") from exc
     if not isinstance(array, np.ndarray) or array.dtype.str != node["dtype"] \

@@ -20,10 +20,11 @@ import attrs
 import numpy as np
 
 from fnn import tree as tree_lib
-from fnn.errors import DTypeError, ShapeError
+from fnn.errors import DTypeError, ShapeError, TreeError
 
 __all__ = ["Layer", "Loss", "readonly", "freeze", "array_field", "param_grads", "check_float",
-           "check_input"]
+           "check_input",
+           "check_params"]
 
 Shape = tuple[int, ...]
 
@@ -113,3 +114,20 @@ def check_input(where: str, x: Any, feature_shape: Shape, dtype: np.dtype | None
     if x.shape[1:] != feature_shape or x.ndim != len(feature_shape) + 1:
         expected = ", ".join(["batch", *map(str, feature_shape)])
         raise ShapeError(f"{where}: expected input of shape ({expected}), got {x.shape}")
+
+
+def check_params(where: str, params: Any, record: type, w_shape: tuple[int | None, ...],
+                 b_shape: Shape) -> None:
+    """Raise unless ``params`` is a ``record`` whose ``w`` fits ``w_shape`` (None: any size)
+    and whose ``b``, when present, has ``b_shape``: params made for another layer or model
+    are refused by name instead of failing deep inside a matrix product."""
+    if not isinstance(params, record):
+        raise TreeError(f"{where}: expected {record.__name__} params, got "
+                        f"{type(params).__name__} (params made for another model?)")
+    w = params.w
+    if w.ndim != len(w_shape) or any(e is not None and e != a for e, a in zip(w_shape, w.shape)):
+        expected = "(" + ", ".join("*" if e is None else str(e) for e in w_shape) + ")"
+        raise ShapeError(f"{where}: expected params w of shape {expected}, got {w.shape} "
+                         f"(params made for another model?)")
+    if params.b is not None and params.b.shape != b_shape:
+        raise ShapeError(f"{where}: expected params b of shape {b_shape}, got {params.b.shape}")

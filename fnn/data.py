@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import sys
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -118,6 +119,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                         f"the file has {len(content)}")
     shape = tuple(int(d) for d in np.frombuffer(content, ">u4", ndim, offset=4))
     dtype = _IDX_DTYPES[code]
+    if math.prod(d for d in shape if d) * dtype.itemsize > sys.maxsize:
+        raise DataError(f"{path}: dimensions {shape} are larger than any array can be")
     expected = math.prod(shape) * dtype.itemsize
     actual = len(content) - header
     if actual != expected:

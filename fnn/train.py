@@ -9,13 +9,13 @@ import time
 import attrs
 import numpy as np
 
-from fnn import random
-from fnn.data import batches
-from fnn.metrics import accuracy
-from fnn.progress import progress_bar
+from fnn import random, tree
 from fnn.core import Layer, Loss, freeze, param_grads
+from fnn.data import batches
 from fnn.errors import ConfigError, DataError, NonFiniteError, ShapeError
+from fnn.metrics import accuracy
 from fnn.optim.transform import Transform, apply_updates
+from fnn.progress import progress_bar
 
 __all__ = ["TrainState", "StepMetrics", "TrainStep", "EvalMetrics", "History",
            "init_train_state", "value_and_grad", "make_train_step", "predict", "evaluate", "fit",
@@ -80,6 +80,19 @@ def check_batch(x: Any, t: Any) -> None:
         raise DataError(f"expected a non-empty batch, got x of shape {np.shape(x)}")
 
 
+def check_finite_grads(step: int, grads: Any) -> None:
+    """Raise ``NonFiniteError`` naming the first gradient leaf holding a NaN or an infinity."""
+    # g·g is one BLAS pass and is NaN or inf whenever g holds either; only when it
+    # is do we pay for the exact test (it can also overflow for huge finite g).
+    if all(np.isfinite(np.vdot(g, g)) for g in tree.leaves(grads)):
+        return
+    for path, g in tree.leaves_with_paths(grads):
+        if not np.isfinite(g).all():
+            raise NonFiniteError(f"train step {step}: the gradient at {path} holds NaN or inf; "
+                                 f"the state before this step is unchanged (try a smaller "
+                                 f"learning rate or clip_by_global_norm)")
+
+
 @attrs.frozen
 class TrainStep:
     """``step(ts, x, t) -> (new_ts, metrics)``: one pure gradient step on a batch.
@@ -103,6 +116,7 @@ class TrainStep:
         if not np.isfinite(value):
             raise NonFiniteError(f"train step {ts.step}: the loss is {value}; the state before "
                                  f"this step is unchanged (try a smaller learning rate)")
+        check_finite_grads(ts.step, grads)
         updates, opt_state = self.optimizer.update(grads, ts.opt_state, ts.params)
         params = apply_updates(ts.params, updates)
         return TrainState(params, new_state, opt_state, next_key, ts.step + 1), StepMetrics(value)
@@ -113,8 +127,8 @@ def make_train_step(model: Layer, loss: Loss, optimizer: Transform) -> TrainStep
 
     The step splits ``ts.key`` into the next state's key and a key for this
     step's randomness (dropout), so a run depends on its seed alone.
-    A loss that is NaN or infinite raises ``NonFiniteError`` naming the step;
-    ``ts`` is never half-updated.
+    A loss or gradient that is NaN or infinite raises ``NonFiniteError`` naming
+    the step (and the gradient's path); ``ts`` is never half-updated.
     """
     return TrainStep(model, loss, optimizer)
 

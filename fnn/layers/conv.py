@@ -15,7 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from fnn import random
-from fnn.core import Layer, array_field
+from fnn.core import Layer, array_field, check_params
 from fnn.errors import ConfigError
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
 from fnn.layers._spatial import (Pair, check_images, image_shape, offset_slices, output_size,
@@ -97,6 +97,7 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
         return ConvParams(w, b), None, (filters, *out_hw)
 
     def forward(params, state, x, *, key=None, train=False):
+        check_params(name, params, ConvParams, (filters, None, *kernel), (filters,))
         check_images(name, x, params.w.shape[1], params.w.dtype)
         oh, ow = output_size(name, x.shape[2:], kernel, strides, pads)
         col = im2col(x, kernel, strides, pads)

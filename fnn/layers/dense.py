@@ -6,7 +6,7 @@ import attrs
 import numpy as np
 
 from fnn import random
-from fnn.core import Layer, array_field, check_input
+from fnn.core import Layer, array_field, check_input, check_params
 from fnn.errors import ConfigError, ShapeError
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
 
@@ -45,6 +45,7 @@ def dense(units: int, *, w_init: Initializer | None = None, b_init: Initializer 
         return DenseParams(w, b), None, (units,)
 
     def forward(params, state, x, *, key=None, train=False):
+        check_params(name, params, DenseParams, (None, units), (units,))
         check_input(name, x, params.w.shape[:1], params.w.dtype)
         y = x @ params.w
         if params.b is not None:

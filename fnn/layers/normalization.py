@@ -6,7 +6,7 @@ import attrs
 import numpy as np
 
 from fnn.core import Layer, array_field, check_float
-from fnn.errors import ConfigError, ShapeError
+from fnn.errors import ConfigError, ShapeError, TreeError
 
 __all__ = ["BatchNormParams", "BatchNormState", "batch_norm"]
 
@@ -63,6 +63,10 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
         return BatchNormParams(ones, zeros), BatchNormState(zeros, ones), in_shape
 
     def forward(params, state, x, *, key=None, train=False):
+        if not isinstance(params, BatchNormParams) or not isinstance(state, BatchNormState):
+            raise TreeError(f"{name}: expected BatchNormParams and BatchNormState, got "
+                            f"{type(params).__name__} and {type(state).__name__} "
+                            f"(params or state made for another model?)")
         check_float(name, x, params.gamma.dtype)
         features = params.gamma.shape[0]
         if x.ndim not in (2, 4) or x.shape[1] != features:
