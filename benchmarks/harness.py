@@ -15,6 +15,11 @@ import tracemalloc
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
+import fnn
+from fnn import losses, random
+
 
 @dataclass
 class Workload:
@@ -58,3 +63,21 @@ def peak_bytes(call: Callable[[], object], repeats: int = 3) -> int:
         return peak
     finally:
         tracemalloc.stop()
+
+
+def fnn_step(model, optimizer, x, t, dtype):
+    """A zero-argument call running fnn's train step on (x, t), carrying the state along;
+    also the initial state and the step itself."""
+    ts = fnn.init_train_state(model, optimizer, random.key(0), x.shape[1:], dtype)
+    step = fnn.make_train_step(model, losses.softmax_cross_entropy(), optimizer)
+    box = [ts]
+
+    def call():
+        box[0], _ = step(box[0], x, t)
+
+    return call, ts, step
+
+
+def nbytes(tree) -> int:
+    """Bytes held by the array leaves of ``tree``."""
+    return sum(leaf.nbytes for leaf in fnn.tree.leaves(tree) if isinstance(leaf, np.ndarray))

@@ -4,8 +4,9 @@ Layers are pairs of pure functions, states are frozen records, and a train
 step takes a state and returns a new one. See ``README.md`` for a tour.
 """
 
-from fnn import (checkpoint, data, gradcheck, initializers, layers, losses, metrics, optim, plot,
-                 random, tree)
+from fnn import (allocator, checkpoint, data, gradcheck, initializers, layers, losses, metrics,
+                 optim, plot, random, tree)
+from fnn.allocator import keep_freed_memory
 from fnn.combinators import sequential
 from fnn.core import Layer, Loss
 from fnn.errors import (ConfigError, DataError, DTypeError, FnnError, MissingKeyError,
@@ -20,7 +21,7 @@ __all__ = [
     "value_and_grad", "make_train_step", "predict", "fit", "evaluate", "early_stopping",
     "TrainStep", "EvalMetrics", "History",
     "tree", "random", "layers", "losses", "optim", "data", "metrics", "gradcheck", "initializers",
-    "plot", "checkpoint",
+    "plot", "allocator", "keep_freed_memory", "checkpoint",
     "FnnError", "ShapeError", "DTypeError", "TreeError", "DataError", "NonFiniteError",
     "MissingKeyError", "ConfigError",
 ]

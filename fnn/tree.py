@@ -183,12 +183,17 @@ def _collect(node: Tree, out: list) -> None:
 
 def all_leaves(predicate: Callable[[Any], bool], tree: Tree) -> bool:
     """Whether ``predicate`` holds for every leaf, stopping at the first that fails."""
-    if tree is None:
-        return True
-    kind = _kind(tree)
-    if kind == _LEAF:
-        return predicate(tree)
-    return all(all_leaves(predicate, child) for child in _values(tree, kind))
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if node is None:
+            continue
+        kind = _kind(node)
+        if kind != _LEAF:
+            pending.extend(_values(node, kind))
+        elif not predicate(node):
+            return False
+    return True
 
 
 def leaves_with_paths(tree: Tree) -> list[tuple[str, Any]]:

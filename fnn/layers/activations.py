@@ -57,9 +57,11 @@ def leaky_relu(alpha: float = 0.01) -> Layer:
         return y, y
 
     def bwd(y, dy):
-        # For alpha in [0, 1], y > 0 exactly where x > 0.
-        dx = dy * alpha
-        np.copyto(dx, dy, where=y > 0)
+        # For alpha in [0, 1], y > 0 exactly where x > 0, and the slope (1 or alpha) is
+        # max([y > 0], alpha), exactly: plain ufuncs, several times faster than np.where.
+        dx = (y > 0).astype(dy.dtype)
+        np.maximum(dx, alpha, out=dx)
+        dx *= dy
         return dx
 
     return _activation(f"leaky_relu({alpha})", fwd, bwd)

@@ -75,3 +75,13 @@ def test_integer_input_is_refused():
 def test_leaky_relu_alpha_must_lie_in_unit_interval():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         layers.leaky_relu(-0.1)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 0.1, 0.3, 1.0])
+def test_leaky_relu_backward_is_exact(rng, alpha):
+    x = rng.normal(size=(20, 30)).astype(np.float32)
+    dy = rng.normal(size=x.shape).astype(np.float32)
+    layer = layers.leaky_relu(alpha)
+    _, _, cache = layer.forward(None, None, x)
+    np.testing.assert_array_equal(layer.backward(None, cache, dy)[0],
+                                  np.where(x > 0, dy, dy * np.float32(alpha)))
