@@ -14,6 +14,7 @@ and a ``Loss`` two::
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import attrs
@@ -47,9 +48,23 @@ def _is_frozen(leaf: Any) -> bool:
     return not isinstance(leaf, np.ndarray) or not leaf.flags.writeable
 
 
+@functools.lru_cache(maxsize=None)
+def _frozen_by_construction(cls: type) -> bool:
+    """Whether every field of records of ``cls`` passes through ``readonly`` or ``freeze``."""
+    return attrs.has(cls) and all(a.converter in (readonly, freeze) for a in attrs.fields(cls))
+
+
+def _known_frozen(node: Any) -> bool:
+    return _frozen_by_construction(type(node))
+
+
 def freeze(tree: Any) -> Any:
-    """``tree`` with every array leaf read-only; ``tree`` itself when they already are."""
-    if tree_lib.all_leaves(_is_frozen, tree):
+    """``tree`` with every array leaf read-only; ``tree`` itself when they already are.
+
+    Records whose fields all convert through ``readonly`` or ``freeze`` are frozen
+    by construction and not searched again: this runs in every train step.
+    """
+    if tree_lib.all_leaves(_is_frozen, tree, skip=_known_frozen):
         return tree
     return tree_lib.map(lambda leaf: readonly(leaf) if isinstance(leaf, np.ndarray) else leaf, tree)
 

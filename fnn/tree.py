@@ -181,12 +181,16 @@ def _collect(node: Tree, out: list) -> None:
         _collect(child, out)
 
 
-def all_leaves(predicate: Callable[[Any], bool], tree: Tree) -> bool:
-    """Whether ``predicate`` holds for every leaf, stopping at the first that fails."""
+def all_leaves(predicate: Callable[[Any], bool], tree: Tree,
+               skip: Callable[[Any], bool] | None = None) -> bool:
+    """Whether ``predicate`` holds for every leaf, stopping at the first that fails.
+
+    Subtrees for which ``skip(node)`` is True are taken to hold without a visit.
+    """
     pending = [tree]
     while pending:
         node = pending.pop()
-        if node is None:
+        if node is None or (skip is not None and skip(node)):
             continue
         kind = _kind(node)
         if kind != _LEAF:

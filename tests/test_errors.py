@@ -208,6 +208,9 @@ def test_non_finite_gradients_with_a_finite_loss_raise_naming_the_leaf():
     ts = attrs.evolve(ts, params=(big,) + ts.params[1:])
     with raises(NonFiniteError, "train step 0", "gradient at [0].w"):
         step(ts, x, np.zeros((1, 2), np.float32))
+    unchecked = fnn.make_train_step(model, losses.mse(), opt, check_finite=False)
+    poisoned, _ = unchecked(ts, x, np.zeros((1, 2), np.float32))
+    assert not np.isfinite(poisoned.params[0].w).all()
 
 
 def test_non_finite_loss_in_fit_keeps_the_state(mlp_setup):

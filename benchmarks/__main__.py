@@ -1,0 +1,130 @@
+"""Run fnn's benchmarks and print a table (and, with --json, write the figures).
+
+    python -m benchmarks                 # the full suite, a few minutes on 2 cores
+    python -m benchmarks --quick         # fewer rounds, for a smoke test
+    python -m benchmarks --json out.json --malloc default --dtype float64
+
+For every workload: ms per train step (median of interleaved rounds), samples
+per second, the peak memory a step allocates against what it must hold, and
+two references measured in the same rounds: the hand-fused numpy step and the
+matrix-product floor. Then what fnn's checks cost, and the peak memory of a
+whole W1 training run against its bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tracemalloc
+
+import numpy as np
+
+import fnn
+from fnn import random
+
+from benchmarks import cnn, mlp
+from benchmarks.checks import check_cost_workload
+from benchmarks.harness import Workload, measure, nbytes, peak_bytes
+
+MIB = 2**20
+
+
+def workloads(dtype) -> list[Workload]:
+    return [mlp.w1(100, dtype), mlp.w2(100, dtype), cnn.w3(100, dtype), mlp.w1(1, dtype),
+            mlp.w1(1000, dtype), mlp.w1_inference(1000, dtype), cnn.w3_inference(1000, dtype)]
+
+
+def rounds_for(workload: Workload, quick: bool) -> int:
+    heavy = workload.batch >= 1000 or "W3" in workload.name
+    return (5 if heavy else 20) if quick else (30 if heavy else 200)
+
+
+def training_run_memory(dtype, samples=8000, batch=100, steps=160) -> dict:
+    """Peak bytes traced while a W1 run trains ``steps`` steps over a data set held in
+    memory, against params + optimizer state + one batch's activations + the data set."""
+    tracemalloc.start()
+    try:
+        rng = np.random.default_rng(0)
+        x = rng.random((samples, 784), dtype=np.float32).astype(dtype)
+        t = rng.integers(0, 10, samples)
+        model = mlp.mlp((500, 100, 10), fnn.layers.leaky_relu(0.1))
+        optimizer = fnn.optim.momentum(0.01)
+        ts = fnn.init_train_state(model, optimizer, random.key(0), (784,), dtype)
+        step = fnn.make_train_step(model, fnn.losses.softmax_cross_entropy(), optimizer)
+        tracemalloc.reset_peak()
+        for i, (xb, tb) in enumerate(fnn.data.batches(x, t, batch, key=random.key(1))):
+            if i == steps:
+                break
+            ts, _ = step(ts, xb, tb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    activations = batch * (500 + 100 + 10) * np.dtype(dtype).itemsize * 3
+    bound = nbytes(ts.params) + nbytes(ts.opt_state) + activations + x.nbytes + t.nbytes
+    return {"peak_mib": peak / MIB, "bound_mib": bound / MIB, "ratio": peak / bound}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke test)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--malloc", choices=["keep", "default"], default="keep",
+                        help="keep: call fnn.keep_freed_memory() first (recommended); "
+                             "default: leave glibc's malloc as it is")
+    parser.add_argument("--only", help="comma-separated workload prefixes, e.g. W1,W3")
+    args = parser.parse_args()
+    kept = fnn.keep_freed_memory() if args.malloc == "keep" else False
+    dtype = np.dtype(args.dtype)
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
+               f" numpy {np.__version__}, {dtype}, malloc {'kept' if kept else 'default'}")
+    print(f"fnn benchmarks: {machine}\n")
+    header = (f"{'workload':42s} {'fnn ms':>8s} {'fused ms':>9s} {'floor ms':>9s} "
+              f"{'/fused':>7s} {'/floor':>7s} {'samples/s':>10s} {'peak MiB':>9s} {'bound':>7s}")
+    print(header)
+    print("-" * len(header))
+    results = {"machine": machine, "workloads": [], "checks": [], "training_run": None}
+    selected = [w for w in workloads(dtype)
+                if not args.only or any(w.name.startswith(p) for p in args.only.split(","))]
+    for workload in selected:
+        times = measure(workload, rounds=rounds_for(workload, args.quick), warmup=3)
+        peak = peak_bytes(workload.variants["fnn"])
+        row = {"name": workload.name, "batch": workload.batch,
+               **{f"{k}_ms": v * 1e3 for k, v in times.items()},
+               "fnn_over_fused": times["fnn"] / times["fused"],
+               "fnn_over_floor": times["fnn"] / times["floor"],
+               "samples_per_s": workload.batch / times["fnn"],
+               "peak_mib": peak / MIB, "bound_mib": workload.bound_bytes / MIB}
+        results["workloads"].append(row)
+        bound = f"{row['bound_mib']:7.1f}" if workload.bound_bytes else f"{'':7s}"
+        print(f"{workload.name:42s} {row['fnn_ms']:8.3f} {row['fused_ms']:9.3f} "
+              f"{row['floor_ms']:9.3f} {row['fnn_over_fused']:7.2f} {row['fnn_over_floor']:7.2f} "
+              f"{row['samples_per_s']:10.0f} {row['peak_mib']:9.1f} {bound}")
+    print("\nwhat the checks cost (the same step with them switched off)")
+    for workload in selected:
+        if "inference" in workload.name or workload.batch != 100:
+            continue
+        times = measure(check_cost_workload(workload), rounds=rounds_for(workload, args.quick),
+                        warmup=3)
+        row = {"name": workload.name,
+               "boundary_checks_pct": 100 * (times["fnn"] / times["no boundary checks"] - 1),
+               "finite_check_pct": 100 * (times["fnn"] / times["no finite check"] - 1)}
+        results["checks"].append(row)
+        print(f"  {workload.name:42s} boundary checks {row['boundary_checks_pct']:+5.1f}%   "
+              f"finite-gradient check {row['finite_check_pct']:+5.1f}%")
+    if not args.only or "W1" in args.only:
+        run = training_run_memory(dtype)
+        results["training_run"] = run
+        print(f"\nW1 training run: peak {run['peak_mib']:.1f} MiB allocated, bound (params + "
+              f"optimizer state + one batch's activations + data set) {run['bound_mib']:.1f} MiB,"
+              f" ratio {run['ratio']:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"\nfigures written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
