@@ -27,16 +27,6 @@ OPTIMIZERS = {
 }
 
 
-def load_digits():
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError:
-        raise SystemExit("this example needs scikit-learn for its bundled digits: "
-                         "pip install -e '.[examples]'") from None
-    digits = sklearn_digits()
-    return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)
-
-
 def train(optimizer, x, t, *, init_key, shuffle_key, epochs, batch_size):
     """Train a fresh 64-100-100-10 ReLU net; return the state and each epoch's mean loss."""
     model = fnn.sequential(layers.dense(100, w_init=initializers.he_normal()), layers.relu(),
@@ -80,7 +70,7 @@ def main():
     parser.add_argument("--out", default="optimizers.png", help="where to save the curves")
     args = parser.parse_args()
 
-    x, t = load_digits()
+    x, t = fnn.data.load_digits()
     init_key, shuffle_key = random.split(random.key(args.seed))
     start = time.perf_counter()
     curves, finals = {}, {}

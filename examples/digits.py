@@ -11,18 +11,8 @@ import fnn
 from fnn import layers, losses, optim, random
 
 
-def load_digits():
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError:
-        raise SystemExit("this example needs scikit-learn for its bundled digits: "
-                         "pip install -e '.[examples]'") from None
-    digits = sklearn_digits()
-    return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)
-
-
 def main(seed=0, epochs=20, batch_size=32):
-    x, t = load_digits()
+    x, t = fnn.data.load_digits()
     split_key, init_key, shuffle_key = random.split(random.key(seed), 3)
     order = random.permutation(split_key, len(x))
     test, train = order[:360], order[360:]

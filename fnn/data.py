@@ -16,7 +16,8 @@ import numpy as np
 from fnn import random
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
 
-__all__ = ["batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels"]
+__all__ = ["batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
+           "load_digits"]
 
 
 def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | None = None,
@@ -185,3 +186,15 @@ def load_mnist(directory: str | os.PathLike) -> Mnist:
 def scale_pixels(images: np.ndarray, dtype: np.dtype = np.float32) -> np.ndarray:
     """uint8 pixels 0..255 as floats in [0, 1]."""
     return (np.asarray(images, dtype=dtype) / np.asarray(255, dtype=dtype)).astype(dtype, copy=False)
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits (1,797 images, no download): float32 pixels in
+    [0, 1] of shape (1797, 64) and int64 labels. Needs scikit-learn (the examples extra)."""
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError:
+        raise ImportError("load_digits needs scikit-learn: pip install -e '.[examples]' "
+                          "(or pip install scikit-learn)") from None
+    digits = sklearn_digits()
+    return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)

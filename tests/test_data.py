@@ -150,3 +150,19 @@ def test_load_mnist_says_which_files_to_put_where(tmp_path):
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(3, np.uint8), 0x08))
     with pytest.raises(DataError, match="do not fit together"):
         data.load_mnist(tmp_path)
+
+
+def test_load_digits():
+    pytest.importorskip("sklearn")
+    x, t = data.load_digits()
+    assert x.shape == (1797, 64) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert t.dtype == np.int64 and sorted(set(t.tolist())) == list(range(10))
+
+
+def test_load_digits_says_how_to_install_scikit_learn(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[examples\]'"):
+        data.load_digits()
