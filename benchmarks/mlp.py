@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import fnn
-from fnn import layers, losses, optim, random
+from fnn import layers, optim
 
 from benchmarks.fused import ADAM, LEARNING_RATE, MOMENTUM, InPlaceOptimizer, \
     softmax_cross_entropy_grad

@@ -11,8 +11,6 @@ side by side and saves the curves as a PNG when matplotlib is installed.
 import argparse
 import time
 
-import numpy as np
-
 import fnn
 from fnn import initializers, layers, losses, optim, random
 

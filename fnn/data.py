@@ -15,6 +15,7 @@ import numpy as np
 
 from fnn import random
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
+from fnn.settings import integer
 
 __all__ = ["batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
            "load_digits"]
@@ -28,9 +29,7 @@ def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | 
     the key alone. Without, batches are slices in order (views, no copies).
     The last, smaller batch is kept unless ``drop_last``.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ConfigError(f"batches: batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = integer("batches", "batch_size", batch_size)
     n = len(x)
     if len(t) != n:
         raise ShapeError(f"batches: x and t must hold the same number of samples, "

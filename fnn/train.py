@@ -16,6 +16,7 @@ from fnn.errors import ConfigError, DataError, NonFiniteError, ShapeError
 from fnn.metrics import accuracy
 from fnn.optim.transform import Transform, apply_updates
 from fnn.progress import progress_bar
+from fnn.settings import integer
 
 __all__ = ["TrainState", "StepMetrics", "TrainStep", "EvalMetrics", "History",
            "init_train_state", "value_and_grad", "make_train_step", "predict", "evaluate", "fit",
@@ -146,8 +147,7 @@ def predict(model: Layer, ts: TrainState, x: np.ndarray, *,
     """
     if batch_size is None:
         return model.forward(ts.params, ts.state, x, train=False)[0]
-    if batch_size < 1:
-        raise ConfigError(f"predict: batch_size must be positive, got {batch_size}")
+    batch_size = integer("predict", "batch_size", batch_size)
     return np.concatenate([model.forward(ts.params, ts.state, x[i:i + batch_size], train=False)[0]
                            for i in range(0, max(len(x), 1), batch_size)])
 
@@ -198,11 +198,6 @@ class History:
     interrupted: bool = False
 
 
-def _check_count(where: str, name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
-
-
 def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs: int,
         batch_size: int, key: random.Key, validation: tuple[np.ndarray, np.ndarray] | None = None,
         evaluate_fn: Callable | None = None, initial_epoch: int = 0, drop_last: bool = False,
@@ -218,9 +213,9 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
     stops training. Ctrl-C stops it too, returning the state after the last
     completed step with ``history.interrupted`` set. ``progress=False`` is silent.
     """
-    _check_count("fit", "epochs", epochs, 1)
-    _check_count("fit", "initial_epoch", initial_epoch, 0)
-    _check_count("fit", "batch_size", batch_size, 1)
+    integer("fit", "epochs", epochs, 1)
+    integer("fit", "initial_epoch", initial_epoch, 0)
+    integer("fit", "batch_size", batch_size, 1)
     check_batch(x, t)
     if validation is not None:
         check_batch(*validation)
@@ -281,7 +276,7 @@ def early_stopping(patience: int, *, monitor: str = "val_loss", min_delta: float
     by more than ``min_delta`` to count as an improvement. It reads only the
     history, so it holds no state of its own.
     """
-    _check_count("early_stopping", "patience", patience, 1)
+    integer("early_stopping", "patience", patience, 1)
     if monitor not in ("train_loss", "val_loss", "val_accuracy"):
         raise ConfigError(f"early_stopping: monitor must be train_loss, val_loss or "
                          f"val_accuracy, got {monitor!r}")

@@ -11,7 +11,6 @@ import fnn
 from fnn import data, layers, losses, optim, random
 from fnn.errors import (ConfigError, DataError, DTypeError, FnnError, MissingKeyError,
                         NonFiniteError, ShapeError, TreeError)
-from fnn.testing import assert_trees_equal
 
 from tests.helpers import small_problem
 
@@ -93,12 +92,13 @@ def test_settings_leaving_no_output_pixels(layer, in_shape, fragments):
 @pytest.mark.parametrize("factory, fragments", [
     (lambda: layers.dropout(1.0), ("dropout", "[0, 1)", "1.0")),
     (lambda: layers.dropout(-0.1), ("dropout", "[0, 1)", "-0.1")),
-    (lambda: layers.dense(0), ("dense", "positive integer", "0")),
+    (lambda: layers.dense(0), ("dense", "units", "integer >= 1", "0")),
     (lambda: layers.conv2d(3, 0), ("conv2d", "kernel_size", "0")),
     (lambda: layers.max_pool2d(2, stride=0), ("max_pool2d", "stride", "0")),
     (lambda: layers.leaky_relu(2.0), ("leaky_relu", "[0, 1]", "2.0")),
     (lambda: optim.sgd(0.0), ("sgd", "lr", "0.0")),
     (lambda: optim.adam(-1e-3), ("adam", "lr", "-0.001")),
+    (lambda: optim.adam(eps=0.0), ("adam", "eps", "positive", "0.0")),
     (lambda: optim.momentum(0.1, momentum=1.0), ("momentum", "[0, 1)", "1.0")),
     (lambda: list(data.batches(np.zeros(3), np.zeros(3), 0)), ("batch_size", "0")),
     (lambda: fnn.sequential(layers.relu), ("argument 0", "function", "relu()")),

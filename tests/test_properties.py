@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import fnn
 from fnn import checkpoint, data, layers, random
-from fnn.errors import FnnError, ShapeError
+from fnn.errors import DataError, FnnError, ShapeError
 from fnn.testing import assert_layer_gradients, assert_trees_equal
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -81,6 +81,13 @@ def test_inferred_shapes_equal_forward_shapes(stack, batch, channels, height, wi
             model.forward(*model.init(random.key(seed), (channels, 32, 32))[:2], x)
         return
     event("cnn" if is_cnn else "mlp")
+    if train and "batch_norm" in model.name:
+        try:
+            model.forward(params, state, x, key=random.key(seed), train=True)
+        except DataError as exc:
+            assert "more than one value per feature" in str(exc)
+            event("batch norm refused a single value per feature")
+            return
     y, new_state, cache = model.forward(params, state, x, key=random.key(seed), train=train)
     assert y.shape == (batch,) + out_shape and y.dtype == np.float32
     dx, grads = model.backward(params, cache, np.ones_like(y))

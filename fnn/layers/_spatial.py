@@ -15,6 +15,7 @@ import numpy as np
 
 from fnn.core import check_float
 from fnn.errors import ConfigError, ShapeError
+from fnn.settings import integer
 
 Pair = tuple[int, int]
 
@@ -22,12 +23,10 @@ Pair = tuple[int, int]
 def pair(where: str, what: str, value: int | tuple[int, int], minimum: int = 1) -> Pair:
     """``value`` as a (height, width) pair of ints ≥ ``minimum``; an int ``v`` means (v, v)."""
     values = (value, value) if isinstance(value, numbers.Integral) else value
-    if (not isinstance(values, (tuple, list)) or len(values) != 2
-            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                       and v >= minimum for v in values)):
-        raise ConfigError(f"{where}: {what} must be an integer ≥ {minimum} or a pair of them, "
-                         f"got {value!r}")
-    return int(values[0]), int(values[1])
+    if not isinstance(values, (tuple, list)) or len(values) != 2:
+        raise ConfigError(f"{where}: {what} must be an integer >= {minimum} or a pair of them, "
+                          f"got {value!r}")
+    return integer(where, what, values[0], minimum), integer(where, what, values[1], minimum)
 
 
 def describe(kernel: Pair, stride: Pair, padding: Pair = (0, 0)) -> str:

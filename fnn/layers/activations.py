@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from fnn.core import Layer, check_float
-from fnn.errors import ConfigError
+from fnn.settings import unit_interval
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "identity", "softmax", "step"]
 
@@ -47,8 +47,7 @@ def relu() -> Layer:
 
 def leaky_relu(alpha: float = 0.01) -> Layer:
     """y = x for x > 0, alpha·x otherwise, with 0 ≤ alpha ≤ 1; dx = dy · (1 or alpha)."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"leaky_relu: alpha must lie in [0, 1], got {alpha}")
+    alpha = unit_interval("leaky_relu", "alpha", alpha)
 
     def fwd(x):
         # max(x, alpha·x) is the leaky ReLU for alpha in [0, 1], in one buffer.

@@ -16,10 +16,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from fnn import random
 from fnn.core import Layer, array_field, check_params
-from fnn.errors import ConfigError
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
 from fnn.layers._spatial import (Pair, check_images, image_shape, offset_slices, output_size,
                                  pair)
+from fnn.settings import integer
 
 __all__ = ["ConvParams", "conv2d", "im2col", "col2im"]
 
@@ -76,8 +76,7 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
     ``glorot_uniform()``) is called with the shape (kh, kw, in_channels, filters), so
     fans count the receptive field; the result is transposed to (filters, in_channels, kh, kw).
     """
-    if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
-        raise ConfigError(f"conv2d: filters must be a positive integer, got {filters!r}")
+    filters = integer("conv2d", "filters", filters)
     kernel = pair("conv2d", "kernel_size", kernel_size)
     strides = pair("conv2d", "stride", stride)
     pads = pair("conv2d", "padding", padding, minimum=0)

@@ -7,8 +7,9 @@ import numpy as np
 
 from fnn import random
 from fnn.core import Layer, array_field, check_input, check_params
-from fnn.errors import ConfigError, ShapeError
+from fnn.errors import ShapeError
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
+from fnn.settings import integer
 
 __all__ = ["DenseParams", "dense"]
 
@@ -28,8 +29,7 @@ def dense(units: int, *, w_init: Initializer | None = None, b_init: Initializer 
     Backward: dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ_batch dy. ``w_init`` defaults to
     ``glorot_uniform()``; the book's 0.01·N(0, 1) is ``initializers.normal(0.01)``.
     """
-    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-        raise ConfigError(f"dense: units must be a positive integer, got {units!r}")
+    units = integer("dense", "units", units)
     name = f"dense({units})"
     w_init = glorot_uniform() if w_init is None else w_init
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from fnn import random
 from fnn.core import Layer, check_float
-from fnn.errors import ConfigError, MissingKeyError
+from fnn.errors import MissingKeyError
+from fnn.settings import fraction
 
 __all__ = ["dropout"]
 
@@ -21,8 +20,7 @@ def dropout(rate: float) -> Layer:
     dx = dy · m / (1 − rate). Evaluation (``train=False``): y = x, no key needed.
     Unlike the book, which scales by (1 − rate) at test time instead.
     """
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
-        raise ConfigError(f"dropout: rate must lie in [0, 1), got {rate!r}")
+    rate = fraction("dropout", "rate", rate)
     name = f"dropout({rate})"
 
     def init(key, in_shape, dtype=np.float32):

@@ -6,7 +6,8 @@ import attrs
 import numpy as np
 
 from fnn.core import Layer, array_field, check_float
-from fnn.errors import ConfigError, ShapeError, TreeError
+from fnn.errors import DataError, ShapeError, TreeError
+from fnn.settings import positive, unit_interval
 
 __all__ = ["BatchNormParams", "BatchNormState", "batch_norm"]
 
@@ -48,10 +49,8 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
     dx = gamma / √(σ² + eps) · (dy − dbeta / m − x̂ · dgamma / m)
     (in evaluation μ and σ² are constants: dx = gamma / √(σ² + eps) · dy).
     """
-    if not 0 <= momentum <= 1:
-        raise ConfigError(f"batch_norm: momentum must lie in [0, 1], got {momentum!r}")
-    if not eps > 0:
-        raise ConfigError(f"batch_norm: eps must be positive, got {eps!r}")
+    momentum = unit_interval("batch_norm", "momentum", momentum)
+    eps = positive("batch_norm", "eps", eps)
     name = "batch_norm"
 
     def init(key, in_shape, dtype=np.float32):
@@ -72,7 +71,14 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
         if x.ndim not in (2, 4) or x.shape[1] != features:
             raise ShapeError(f"{name}: expected input of shape (batch, {features}) or (batch, "
                              f"{features}, height, width), got {x.shape}")
+        if any(a.shape != (features,) for a in (params.beta, state.mean, state.var)):
+            raise ShapeError(f"{name}: gamma, beta, mean and var must all have shape "
+                             f"({features},), got {params.beta.shape}, {state.mean.shape} and "
+                             f"{state.var.shape} for beta, mean and var")
         axes, column = _axes(x)
+        if train and x.size <= features:
+            raise DataError(f"{name}: training needs more than one value per feature to "
+                            f"normalise by, got input of shape {x.shape}")
         if train:
             mean = x.mean(axis=axes)
             centred = x - mean.reshape(column)

@@ -11,8 +11,9 @@ import numpy as np
 from fnn.core import freeze, readonly
 from fnn.optim.regularize import Mask, decay_flags, require_params
 from fnn.optim.sgd import zeros_like_tree
-from fnn.optim.transform import (Schedule, Transform, check_learning_rate, fraction,
-                                 learning_rate, map_unzip, non_negative)
+from fnn.optim.transform import (Schedule, Transform, check_learning_rate, learning_rate,
+                                 map_unzip)
+from fnn.settings import fraction, non_negative, positive
 
 __all__ = ["AdagradState", "RmspropState", "AdamState", "adagrad", "rmsprop", "adam", "adamw"]
 
@@ -42,7 +43,7 @@ def adagrad(lr: float | Schedule = 0.01, eps: float = 1e-7) -> Transform:
     h starts at zero (optax starts it at 0.1), eps is the book's 1e-7.
     """
     check_learning_rate("adagrad", lr)
-    eps = non_negative("adagrad", "eps", eps)
+    eps = positive("adagrad", "eps", eps)
 
     def init(params):
         return AdagradState(0, zeros_like_tree(params))
@@ -75,7 +76,7 @@ def rmsprop(lr: float | Schedule = 0.01, decay: float = 0.99, eps: float = 1e-8)
     """
     check_learning_rate("rmsprop", lr)
     decay = fraction("rmsprop", "decay", decay)
-    eps = non_negative("rmsprop", "eps", eps)
+    eps = positive("rmsprop", "eps", eps)
 
     def init(params):
         return RmspropState(0, zeros_like_tree(params))
@@ -148,7 +149,7 @@ def _adam(where: str, lr: float | Schedule, b1: float, b2: float, eps: float,
           weight_decay: float, mask: Mask) -> Transform:
     check_learning_rate(where, lr)
     b1, b2 = fraction(where, "b1", b1), fraction(where, "b2", b2)
-    eps = non_negative(where, "eps", eps)
+    eps = positive(where, "eps", eps)
     weight_decay = non_negative(where, "weight_decay", weight_decay)
 
     def init(params):

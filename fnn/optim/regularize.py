@@ -22,7 +22,8 @@ import numpy as np
 from fnn import tree
 from fnn.core import readonly
 from fnn.errors import ConfigError, TreeError
-from fnn.optim.transform import Transform, map_matching, non_negative, positive
+from fnn.optim.transform import Transform, map_matching
+from fnn.settings import non_negative, positive
 
 __all__ = ["CountState", "add_weight_decay", "clip_by_global_norm", "global_norm",
            "weights_only", "decay_flags", "require_params"]

@@ -10,19 +10,12 @@ import bisect
 import math
 from typing import Mapping
 
-from fnn.errors import ConfigError
-from fnn.optim.transform import Schedule, non_negative
+from fnn.optim.transform import Schedule
+from fnn.settings import integer, non_negative
 
 __all__ = ["constant", "exponential_decay", "step_decay", "cosine_decay", "warmup_cosine_decay",
            "linear_warmup"]
 
-
-
-def _steps(where: str, name: str, value: int, minimum: int = 1) -> int:
-    """An integer number of steps, at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def _half_cosine(step: int, steps: int) -> float:
@@ -42,7 +35,7 @@ def exponential_decay(init_value: float, decay_rate: float, transition_steps: in
     is rounded down, so the value drops once every ``transition_steps`` steps."""
     init_value = float(init_value)
     decay_rate = non_negative("exponential_decay", "decay_rate", decay_rate)
-    transition_steps = _steps("exponential_decay", "transition_steps", transition_steps)
+    transition_steps = integer("exponential_decay", "transition_steps", transition_steps)
 
     def schedule(step: int) -> float:
         exponent = step // transition_steps if staircase else step / transition_steps
@@ -59,7 +52,7 @@ def step_decay(init_value: float, boundaries_and_scales: Mapping[int, float]) ->
     100–199 and 0.001 from step 200 on.
     """
     init_value = float(init_value)
-    boundaries = sorted(_steps("step_decay", "a boundary", b, 0) for b in boundaries_and_scales)
+    boundaries = sorted(integer("step_decay", "a boundary", b, 0) for b in boundaries_and_scales)
     values = [init_value]
     for b in boundaries:
         values.append(values[-1] * non_negative("step_decay", f"the scale at {b}",
@@ -77,7 +70,7 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Sch
         init_value · ((1 − alpha) · ½(1 + cos(π·min(step, decay_steps)/decay_steps)) + alpha)
     """
     init_value = float(init_value)
-    decay_steps = _steps("cosine_decay", "decay_steps", decay_steps)
+    decay_steps = integer("cosine_decay", "decay_steps", decay_steps)
     alpha = non_negative("cosine_decay", "alpha", alpha)
 
     def schedule(step: int) -> float:
@@ -89,7 +82,7 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Sch
 def linear_warmup(peak_value: float, warmup_steps: int, init_value: float = 0.0) -> Schedule:
     """A straight line from init_value at step 0 to peak_value at ``warmup_steps``, then flat."""
     peak_value, init_value = float(peak_value), float(init_value)
-    warmup_steps = _steps("linear_warmup", "warmup_steps", warmup_steps, 0)
+    warmup_steps = integer("linear_warmup", "warmup_steps", warmup_steps, 0)
 
     def schedule(step: int) -> float:
         if step >= warmup_steps:
@@ -104,8 +97,8 @@ def warmup_cosine_decay(init_value: float, peak_value: float, warmup_steps: int,
     """``linear_warmup`` from init_value to peak_value over ``warmup_steps``, then half a
     cosine from peak_value down to end_value at step ``decay_steps`` (which counts the
     warm-up, as in optax), then end_value."""
-    warmup_steps = _steps("warmup_cosine_decay", "warmup_steps", warmup_steps, 0)
-    decay_steps = _steps("warmup_cosine_decay", "decay_steps", decay_steps, warmup_steps + 1)
+    warmup_steps = integer("warmup_cosine_decay", "warmup_steps", warmup_steps, 0)
+    decay_steps = integer("warmup_cosine_decay", "decay_steps", decay_steps, warmup_steps + 1)
     warmup = linear_warmup(peak_value, warmup_steps, init_value)
     peak_value, end_value = float(peak_value), float(end_value)
     span = decay_steps - warmup_steps

@@ -8,8 +8,9 @@ import attrs
 import numpy as np
 
 from fnn.core import freeze, readonly
-from fnn.optim.transform import (Schedule, Transform, check_learning_rate, fraction,
-                                 learning_rate, map_matching, map_unzip)
+from fnn.optim.transform import (Schedule, Transform, check_learning_rate, learning_rate,
+                                 map_matching, map_unzip)
+from fnn.settings import fraction
 from fnn import tree
 
 __all__ = ["SgdState", "MomentumState", "sgd", "momentum", "nesterov"]

@@ -14,14 +14,13 @@ import math
 from typing import Any, Callable
 
 import attrs
-import numpy as np
 
-from fnn import tree
+from fnn import settings, tree
 from fnn.core import readonly
-from fnn.errors import ConfigError, TreeError
+from fnn.errors import TreeError
 
 __all__ = ["Transform", "apply_updates", "chain", "learning_rate", "check_learning_rate",
-           "fraction", "non_negative", "positive", "map_matching", "map_unzip"]
+           "map_matching", "map_unzip"]
 
 Schedule = Callable[[int], float]
 
@@ -82,30 +81,8 @@ def learning_rate(lr: float | Schedule, step: int) -> float:
 def check_learning_rate(where: str, lr: float | Schedule) -> None:
     """A learning rate is a schedule or a positive, finite number."""
     if not callable(lr):
-        _checked(where, "lr", lr, lambda x: 0.0 < x < math.inf, "a positive number or a schedule")
-
-
-def fraction(where: str, name: str, value: float) -> float:
-    """``value`` as a Python float, checked to lie in [0, 1) (a decay or momentum rate)."""
-    return _checked(where, name, value, lambda x: 0.0 <= x < 1.0, "a number in [0, 1)")
-
-
-def non_negative(where: str, name: str, value: float) -> float:
-    """``value`` as a Python float, checked to be finite and at least 0."""
-    return _checked(where, name, value, lambda x: 0.0 <= x < math.inf, "a finite number >= 0")
-
-
-def positive(where: str, name: str, value: float) -> float:
-    """``value`` as a Python float, checked to be finite and above 0."""
-    return _checked(where, name, value, lambda x: 0.0 < x < math.inf, "a positive, finite number")
-
-
-def _checked(where: str, name: str, value: Any, in_range: Callable, requirement: str) -> float:
-    """``value`` as a Python float if it is a real number (not a bool) and ``in_range``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not in_range(value):
-        raise ConfigError(f"{where}: {name} must be {requirement}, got {value!r}")
-    return float(value)
+        settings.number(where, "lr", lr, lambda x: 0.0 < x < math.inf,
+                        "a positive number or a schedule")
 
 
 def chain(*transforms: Transform) -> Transform:

@@ -58,5 +58,5 @@ def test_wrong_inputs_name_the_layer_and_both_shapes():
         layer.forward(params, None, np.zeros((2, 4)))
     with pytest.raises(ShapeError, match="flatten"):
         layer.init(random.key(0), (1, 28, 28))
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="units must be an integer >= 1, got 0"):
         dense(0)

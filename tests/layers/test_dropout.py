@@ -63,7 +63,7 @@ def test_training_without_a_key_is_refused_naming_the_layer():
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, True, "0.5"])
 def test_rate_must_lie_in_the_half_open_unit_interval(rate):
-    with pytest.raises(ValueError, match=r"dropout: rate must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"dropout: rate must be a number in \[0, 1\)"):
         dropout(rate)
 
 
