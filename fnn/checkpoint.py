@@ -100,7 +100,8 @@ def _as_array(path: str, leaf: Any) -> tuple[str, np.ndarray]:
     if array.dtype.kind not in _STORABLE_KINDS:
         raise DTypeError(f"{where}: dtype {array.dtype}; only bool, integer, float and complex "
                          f"data is stored (object arrays would need pickle, which fnn never uses)")
-    return kind, array
+    # Little-endian always, so files and digests do not depend on the machine's byte order.
+    return kind, array.astype(array.dtype.newbyteorder("<"), copy=False)
 
 
 def _show(path: str) -> str:

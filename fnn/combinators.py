@@ -6,7 +6,7 @@ import numpy as np
 
 from fnn import random
 from fnn.core import Layer, param_grads
-from fnn.errors import ConfigError, FnnError, TreeError
+from fnn.errors import ConfigError, FnnError, ShapeError, TreeError
 
 __all__ = ["sequential"]
 
@@ -62,15 +62,26 @@ def sequential(*layers: Layer) -> Layer:
                 raise _in_child(exc, i) from exc
             new_states.append(s)
             caches.append(c)
-        return x, tuple(new_states), tuple(caches)
+        # The output's shape rides along, so backward can refuse a dy that would broadcast.
+        return x, tuple(new_states), (tuple(caches), x.shape)
 
-    def backward(params, caches, dy):
+    def check_backward(params, cache, dy):
+        check_tree("params", params)
+        caches, out_shape = cache
+        if np.shape(dy) != out_shape:
+            raise ShapeError(f"{name}: expected dy of the output's shape {out_shape}, "
+                             f"got {np.shape(dy)}")
+        return caches
+
+    def backward(params, cache, dy):
+        caches = check_backward(params, cache, dy)
         grads = [None] * n
         for i in range(n - 1, -1, -1):
             dy, grads[i] = layers[i].backward(params[i], caches[i], dy)
         return dy, tuple(grads)
 
-    def grads_only(params, caches, dy):
+    def grads_only(params, cache, dy):
+        caches = check_backward(params, cache, dy)
         # Children before the first one with parameters need no backward at all,
         # and that first one needs no input gradient.
         first = next((i for i in range(n) if params[i] is not None), n)

@@ -14,6 +14,7 @@ import attrs
 import numpy as np
 
 from fnn import random
+from fnn.core import freeze
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
 from fnn.settings import integer
 
@@ -136,8 +137,8 @@ class Mnist:
     Images are uint8 of shape (n, 28, 28), labels uint8 of shape (n,).
     """
 
-    train: tuple[np.ndarray, np.ndarray] | None
-    test: tuple[np.ndarray, np.ndarray] | None
+    train: tuple[np.ndarray, np.ndarray] | None = attrs.field(converter=freeze)
+    test: tuple[np.ndarray, np.ndarray] | None = attrs.field(converter=freeze)
 
 
 _MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

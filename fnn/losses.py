@@ -17,8 +17,10 @@ __all__ = ["sse", "mse", "softmax_cross_entropy", "sigmoid_binary_cross_entropy"
 def _check_pair(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Check y is a non-empty float array and t a float array of its shape; t in y's dtype."""
     check_float(f"{name} predictions", y)
-    if y.ndim == 0 or y.shape[0] == 0:
-        raise ShapeError(f"{name}: expected a non-empty batch of predictions, got shape {y.shape}")
+    if y.ndim == 0:
+        raise ShapeError(f"{name}: expected a batch of predictions, got a scalar")
+    if y.shape[0] == 0:
+        raise DataError(f"{name}: expected a non-empty batch, got predictions of shape {y.shape}")
     if getattr(t, "shape", None) != y.shape:
         raise ShapeError(f"{name}: targets must have the predictions' shape {y.shape}, "
                          f"got {getattr(t, 'shape', type(t).__name__)}")
@@ -34,7 +36,8 @@ def sse() -> Loss:
         diff = y - t
         return 0.5 * float(np.vdot(diff, diff)), diff
 
-    return Loss("sse", forward, lambda diff: diff)
+    # A copy: the cache stays what forward computed even if a caller scales dy in place.
+    return Loss("sse", forward, lambda diff: diff.copy())
 
 
 def mse() -> Loss:
@@ -52,13 +55,18 @@ def mse() -> Loss:
 
 
 def _targets(name: str, logits: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Check targets: int labels (batch,) in range, or float rows of the logits' shape."""
+    """Check targets: int labels (batch,) in range, or rows of the logits' shape (one-hot or
+    soft, as floats or integers), returned in the logits' dtype."""
     check_float(f"{name} logits", logits)
-    if logits.ndim != 2 or logits.shape[0] == 0:
-        raise ShapeError(f"{name}: expected logits of shape (batch, classes) with batch > 0, "
-                         f"got {logits.shape}")
+    if logits.ndim != 2:
+        raise ShapeError(f"{name}: expected logits of shape (batch, classes), got {logits.shape}")
+    if logits.shape[0] == 0:
+        raise DataError(f"{name}: expected a non-empty batch, got logits of shape {logits.shape}")
     t = np.asarray(t)
-    if t.dtype.kind in "iu":
+    if t.ndim == 1 and t.dtype.kind == "f":
+        raise DTypeError(f"{name}: labels must be integers, got dtype {t.dtype} "
+                         f"(use t.astype(np.int64))")
+    if t.dtype.kind in "iu" and t.ndim == 1:
         if t.shape != logits.shape[:1]:
             raise ShapeError(f"{name}: integer labels must have shape ({logits.shape[0]},) to "
                              f"match logits {logits.shape}, got {t.shape}")
@@ -66,7 +74,7 @@ def _targets(name: str, logits: np.ndarray, t: np.ndarray) -> np.ndarray:
         if low < 0 or high >= logits.shape[1]:
             bad = low if low < 0 else high
             raise DataError(f"{name}: labels must lie in [0, {logits.shape[1]}), got {bad}")
-    elif t.dtype.kind == "f":
+    elif t.dtype.kind in "fiub":
         if t.shape != logits.shape:
             raise ShapeError(f"{name}: one-hot targets must have the logits' shape "
                              f"{logits.shape}, got {t.shape}")

@@ -64,7 +64,7 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     _check_key(k)
     if num < 1:
         raise ConfigError(f"split: num must be at least 1, got {num}")
-    parent = k.data.tobytes()
+    parent = k.data.astype("<u8").tobytes()  # the same children on any byte order
     return tuple(Key(np.frombuffer(hashlib.blake2b(parent + i.to_bytes(8, "little"),
                                                    digest_size=16).digest(), "<u8").astype(np.uint64))
                  for i in range(num))

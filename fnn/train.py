@@ -12,7 +12,7 @@ import numpy as np
 from fnn import random, tree
 from fnn.core import Layer, Loss, freeze, param_grads
 from fnn.data import batches
-from fnn.errors import ConfigError, DataError, NonFiniteError, ShapeError
+from fnn.errors import ConfigError, DataError, DTypeError, NonFiniteError, ShapeError
 from fnn.metrics import accuracy
 from fnn.optim.transform import Transform, apply_updates
 from fnn.progress import progress_bar
@@ -51,6 +51,9 @@ def init_train_state(model: Layer, optimizer: Transform, key: random.Key,
 
     ``key`` is split: one part makes the parameters, the other is the state's key.
     """
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise DTypeError(f"init_train_state: dtype must be float32 or float64, got "
+                         f"{np.dtype(dtype)}")
     init_key, train_key = random.split(key)
     params, state, _ = model.init(init_key, tuple(in_shape), dtype)
     return TrainState(params, state, optimizer.init(params), train_key, 0)
@@ -174,10 +177,18 @@ def evaluate(model: Layer, loss: Loss, ts: TrainState, x: np.ndarray, t: np.ndar
     check_batch(x, t)
     y = predict(model, ts, x, batch_size=batch_size)
     value, _ = loss.forward(y, t)
-    t = np.asarray(t)
-    is_classification = y.ndim == 2 and y.shape[1] > 1 and (
-        (t.dtype.kind in "iu" and t.ndim == 1) or t.shape == y.shape)
-    return EvalMetrics(value, accuracy(y, t) if is_classification else float("nan"))
+    return EvalMetrics(value, accuracy(y, t) if _class_targets(y, np.asarray(t)) else float("nan"))
+
+
+def _class_targets(y: np.ndarray, t: np.ndarray) -> bool:
+    """Whether t holds class labels for scores y: integer labels, or rows of y's shape
+    that are probabilities (one-hot or soft). Regression targets are neither."""
+    if y.ndim != 2 or y.shape[1] < 2:
+        return False
+    if t.ndim == 1:
+        return t.dtype.kind in "iu"
+    return t.shape == y.shape and bool(
+        (t >= 0).all() and np.allclose(t.sum(axis=1), 1.0, atol=1e-3))
 
 
 @attrs.frozen
@@ -217,7 +228,16 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
     integer("fit", "initial_epoch", initial_epoch, 0)
     integer("fit", "batch_size", batch_size, 1)
     check_batch(x, t)
+    if initial_epoch >= epochs:
+        raise ConfigError(f"fit: initial_epoch must be below epochs ({epochs}), "
+                          f"got {initial_epoch}")
+    if drop_last and len(x) < batch_size:
+        raise ConfigError(f"fit: drop_last with batch_size {batch_size} leaves no batch of "
+                          f"the {len(x)} samples")
     if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise ConfigError(f"fit: validation must be a pair (x_val, t_val), got "
+                              f"{type(validation).__name__}")
         check_batch(*validation)
         if evaluate_fn is None:
             if not isinstance(step, TrainStep):

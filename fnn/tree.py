@@ -43,11 +43,16 @@ def _kind(node: Tree) -> int:
     return kind
 
 
+def _keys(node: dict) -> list:
+    """A dict's keys in traversal order: sorted, by type name first so mixed keys sort too."""
+    return sorted(node, key=lambda k: (type(k).__name__, k))
+
+
 def _values(node: Tree, kind: int) -> list:
     if kind == _SEQUENCE:
         return list(node)
     if kind == _DICT:
-        return [node[k] for k in sorted(node)]
+        return [node[k] for k in _keys(node)]
     return [getattr(node, name) for name, _ in _FIELDS[type(node)]]
 
 
@@ -56,7 +61,7 @@ def _steps(node: Tree, kind: int) -> list[str]:
     if kind == _SEQUENCE:
         return [f"[{i}]" for i in range(len(node))]
     if kind == _DICT:
-        return [f"[{k!r}]" for k in sorted(node)]
+        return [f"[{k!r}]" for k in _keys(node)]
     return [f".{name}" for name, _ in _FIELDS[type(node)]]
 
 
@@ -83,7 +88,7 @@ def _rebuild(node: Tree, kind: int, values: list) -> Tree:
             return values
         return cls(*values) if hasattr(node, "_fields") else cls(values)
     if kind == _DICT:
-        return dict(zip(sorted(node), values))
+        return dict(zip(_keys(node), values))
     return cls(**{alias: v for (_, alias), v in zip(_FIELDS[cls], values)})
 
 
@@ -92,7 +97,7 @@ def _describe(node: Tree) -> str:
         return "None"
     kind = _kind(node)
     if kind == _DICT:
-        return f"a dict with keys {sorted(node)}"
+        return f"a dict with keys {_keys(node)}"
     if kind == _SEQUENCE:
         return f"a {type(node).__name__} of length {len(node)}"
     if kind == _RECORD:
@@ -135,7 +140,7 @@ class _Mismatch(Exception):
 
 def _same_kind(node: Tree, kind: int, other: Tree) -> bool:
     if kind == _DICT:
-        return isinstance(other, dict) and sorted(node) == sorted(other)
+        return isinstance(other, dict) and _keys(node) == _keys(other)
     if kind == _SEQUENCE:
         return type(other) is type(node) and len(other) == len(node)
     return type(other) is type(node)
@@ -148,6 +153,9 @@ def _map_n(f: Callable, node: Tree, others: tuple) -> Tree:
         return None
     kind = _kind(node)
     if kind == _LEAF:
+        for other in others:
+            if other is None or _kind(other) != _LEAF:
+                raise _Mismatch(_describe(node), _describe(other))
         return f(node, *others)
     for other in others:
         if not _same_kind(node, kind, other):

@@ -234,3 +234,116 @@ def test_file_errors_name_the_file(tmp_path):
     not_zip.write_bytes(b"hello")
     with raises(DataError, str(not_zip), "not a zip"):
         fnn.checkpoint.load(not_zip, like=(np.zeros(1),))
+
+
+# --- numpy-scalar settings, trees that almost match, and other edges --------------------------
+
+def test_numpy_scalar_settings_keep_float32():
+    model = fnn.sequential(layers.dense(4), layers.leaky_relu(np.float64(0.1)),
+                           layers.batch_norm(momentum=np.float64(0.9), eps=np.float64(1e-5)),
+                           layers.dropout(np.float64(0.25)), layers.dense(3))
+    opt = optim.momentum(np.float64(0.1), np.float64(0.9))
+    ts = fnn.init_train_state(model, opt, random.key(0), (5,))
+    step = fnn.make_train_step(model, losses.softmax_cross_entropy(), opt)
+    ts, _ = step(ts, *small_problem())
+    assert {leaf.dtype for leaf in fnn.tree.leaves((ts.params, ts.state, ts.opt_state.velocity))} \
+        == {np.dtype(np.float32)}
+
+
+def test_updates_must_keep_the_params_dtype_and_shape():
+    params = {"w": np.ones(3, np.float32)}
+    with raises(DTypeError, "apply_updates", "float64 update", "float32 parameter"):
+        optim.apply_updates(params, {"w": np.ones(3)})
+    with raises(ShapeError, "apply_updates", "(3,)", "(2, 3)"):
+        optim.apply_updates(params, {"w": np.ones((2, 3), np.float32)})
+    with raises(TreeError, "apply_updates", "leaf", "list"):
+        optim.apply_updates(params, {"w": [np.ones(3, np.float32)] * 2})
+    with raises(ShapeError, "momentum", "(4, 3)", "(3,)"):
+        optim.momentum().update(np.ones((4, 3)), optim.momentum().init(np.ones(3)))
+
+
+def test_a_state_of_another_optimizer_is_refused():
+    params = np.ones(3)
+    with raises(TreeError, "adam", "AdamState", "MomentumState"):
+        optim.adam().update(params, optim.momentum().init(params), params)
+    with raises(TreeError, "sgd", "SgdState", "NoneType"):
+        optim.sgd().update(params, None, params)
+
+
+def test_clipping_survives_float32_overflow_of_the_squared_norm():
+    grads = (np.full(4, 3e19, np.float32),)
+    assert optim.regularize.global_norm(grads) == pytest.approx(6e19)
+    clip = optim.clip_by_global_norm(1.0)
+    np.testing.assert_allclose(clip.update(grads, clip.init(grads))[0][0], 0.5, rtol=1e-6)
+
+
+def test_sequential_backward_refuses_a_dy_of_another_shape_and_foreign_params(rng):
+    model = fnn.sequential(layers.dense(4), layers.relu(), layers.dense(3))
+    params, state, _ = model.init(random.key(0), (5,))
+    _, _, cache = model.forward(params, state, np.zeros((2, 5), np.float32))
+    for dy in (np.ones((1, 3), np.float32), np.ones(3, np.float32)):
+        with raises(ShapeError, "sequential", "(2, 3)", str(dy.shape)):
+            model.backward(params, cache, dy)
+    with raises(TreeError, "tuple of 3", "length 2"):
+        model.backward(params[:2], cache, np.ones((2, 3), np.float32))
+
+
+def test_batch_norm_refuses_one_value_per_feature_and_stats_of_another_size():
+    layer = layers.batch_norm()
+    params, state, _ = layer.init(random.key(0), (3,))
+    with raises(DataError, "batch_norm", "more than one value per feature", "(1, 3)"):
+        layer.forward(params, state, np.ones((1, 3), np.float32), train=True)
+    layer.forward(params, state, np.ones((1, 3), np.float32))  # evaluation needs no batch
+    bad = fnn.layers.BatchNormState(np.zeros(5, np.float32), np.ones(5, np.float32))
+    with raises(ShapeError, "batch_norm", "(3,)", "(5,)"):
+        layer.forward(params, bad, np.ones((2, 3), np.float32))
+
+
+def test_accuracy_refuses_targets_it_would_misread():
+    y = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    with raises(ShapeError, "accuracy", "(3, 2)", "(3, 1)"):
+        fnn.metrics.accuracy(y, np.array([[1], [1], [0]]))
+    with raises(ShapeError, "accuracy", "(3,)", "float64"):
+        fnn.metrics.accuracy(y, np.array([1.0, 1.0, 0.0]))
+
+
+def test_fit_refuses_settings_that_would_train_nothing(mlp_setup):
+    _, ts, step = mlp_setup
+    x, t = small_problem(n=10)
+    with raises(ConfigError, "drop_last", "batch_size 20", "10 samples"):
+        fnn.fit(step, ts, x, t, epochs=1, batch_size=20, key=random.key(0), drop_last=True)
+    with raises(ConfigError, "initial_epoch", "(2)", "5"):
+        fnn.fit(step, ts, x, t, epochs=2, initial_epoch=5, batch_size=5, key=random.key(0))
+    with raises(ConfigError, "validation must be a pair", "ndarray"):
+        fnn.fit(step, ts, x, t, epochs=1, batch_size=5, key=random.key(0), validation=x)
+
+
+def test_evaluate_reports_no_accuracy_for_regression_targets(mlp_setup):
+    model, ts, _ = mlp_setup
+    x, t = small_problem(n=10)
+    regression = fnn.evaluate(model, losses.mse(), ts, x, np.zeros((10, 3), np.float32))
+    assert np.isnan(regression.accuracy)
+    one_hot = fnn.evaluate(model, losses.softmax_cross_entropy(), ts, x, data.one_hot(t, 3))
+    assert one_hot.accuracy == fnn.evaluate(model, losses.softmax_cross_entropy(), ts, x,
+                                            t).accuracy
+
+
+def test_init_train_state_refuses_non_float_dtypes():
+    for dtype in (np.float16, np.int32):
+        with raises(DTypeError, "float32 or float64", np.dtype(dtype).name):
+            fnn.init_train_state(mlp(), optim.sgd(0.1), random.key(0), (5,), dtype)
+
+
+def test_mixed_key_dicts_and_byte_orders(tmp_path):
+    mixed = {1: np.ones(1), "a": np.zeros(2)}
+    assert [path for path, _ in fnn.tree.leaves_with_paths(mixed)] == ["[1]", "['a']"]
+    fnn.checkpoint.save(tmp_path / "mixed.npz", mixed)
+    big_endian = np.arange(3, dtype=">f8")
+    assert fnn.checkpoint.digest(big_endian) == fnn.checkpoint.digest(np.arange(3.0))
+
+
+def test_the_mnist_record_is_read_only(mnist):
+    from tests.conftest import MNIST_DIR
+
+    images, labels = data.load_mnist(MNIST_DIR).test
+    assert not images.flags.writeable and not labels.flags.writeable

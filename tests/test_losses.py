@@ -88,7 +88,29 @@ def test_bad_targets_are_refused_clearly(logits):
         loss.forward(logits, np.zeros((5, 3)))
     with pytest.raises(DTypeError, match="dtype <U1"):
         loss.forward(logits, np.array(list("abcde")))
-    with pytest.raises(ShapeError, match="non-empty|batch > 0"):
+    with pytest.raises(DataError, match=r"non-empty batch.*\(0, 4\)"):
         loss.forward(np.zeros((0, 4)), np.zeros(0, int))
     with pytest.raises(ShapeError, match=r"\(5, 4\).*\(5, 3\)"):
         losses.sse().forward(logits, np.zeros((5, 3)))
+
+
+def test_float_labels_get_a_hint_and_integer_one_hot_rows_are_accepted(logits):
+    loss = losses.softmax_cross_entropy()
+    labels = np.array([0, 3, 1, 1, 2])
+    with pytest.raises(DTypeError, match=r"labels must be integers, got dtype float64.*astype"):
+        loss.forward(logits, labels.astype(np.float64))
+    integer_rows = data.one_hot(labels, 4, dtype=np.int64)
+    assert loss.forward(logits, integer_rows)[0] == loss.forward(logits, labels)[0]
+
+
+def test_sse_backward_returns_a_fresh_array_each_time():
+    loss = losses.sse()
+    _, cache = loss.forward(np.array([[1.0, 2.0]]), np.zeros((1, 2)))
+    dy = loss.backward(cache)
+    dy /= 2
+    np.testing.assert_array_equal(loss.backward(cache), [[1.0, 2.0]])
+
+
+def test_empty_batches_are_data_errors():
+    with pytest.raises(DataError, match=r"sse: expected a non-empty batch.*\(0, 3\)"):
+        losses.sse().forward(np.zeros((0, 3)), np.zeros((0, 3)))

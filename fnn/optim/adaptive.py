@@ -11,8 +11,8 @@ import numpy as np
 from fnn.core import freeze, readonly
 from fnn.optim.regularize import Mask, decay_flags, require_params
 from fnn.optim.sgd import zeros_like_tree
-from fnn.optim.transform import (Schedule, Transform, check_learning_rate, learning_rate,
-                                 map_unzip)
+from fnn.optim.transform import (Schedule, Transform, check_learning_rate, check_state,
+                                 learning_rate, map_unzip)
 from fnn.settings import fraction, non_negative, positive
 
 __all__ = ["AdagradState", "RmspropState", "AdamState", "adagrad", "rmsprop", "adam", "adamw"]
@@ -49,6 +49,7 @@ def adagrad(lr: float | Schedule = 0.01, eps: float = 1e-7) -> Transform:
         return AdagradState(0, zeros_like_tree(params))
 
     def update(grads, state, params=None):
+        check_state("adagrad", state, AdagradState)
         rate = learning_rate(lr, state.step)
 
         def leaf(g, h):
@@ -82,6 +83,7 @@ def rmsprop(lr: float | Schedule = 0.01, decay: float = 0.99, eps: float = 1e-8)
         return RmspropState(0, zeros_like_tree(params))
 
     def update(grads, state, params=None):
+        check_state("rmsprop", state, RmspropState)
         rate = learning_rate(lr, state.step)
 
         def leaf(g, h):
@@ -156,6 +158,7 @@ def _adam(where: str, lr: float | Schedule, b1: float, b2: float, eps: float,
         return AdamState(0, zeros_like_tree(params), zeros_like_tree(params))
 
     def update(grads, state, params=None):
+        check_state(where, state, AdamState)
         rate = learning_rate(lr, state.step)
         t = state.step + 1
         # Both corrections are scalars: m̂ = c1·m and √v̂ = c2·√v.

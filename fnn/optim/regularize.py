@@ -22,7 +22,7 @@ import numpy as np
 from fnn import tree
 from fnn.core import readonly
 from fnn.errors import ConfigError, TreeError
-from fnn.optim.transform import Transform, map_matching
+from fnn.optim.transform import Transform, check_state, map_matching
 from fnn.settings import non_negative, positive
 
 __all__ = ["CountState", "add_weight_decay", "clip_by_global_norm", "global_norm",
@@ -86,6 +86,7 @@ def add_weight_decay(rate: float, mask: Mask = None) -> Transform:
         return CountState(0)
 
     def update(grads, state, params=None):
+        check_state("add_weight_decay", state, CountState)
         require_params("add_weight_decay", grads, params)
         flags = decay_flags("add_weight_decay", mask, params)
 
@@ -103,7 +104,13 @@ def add_weight_decay(rate: float, mask: Mask = None) -> Transform:
 
 def global_norm(grads: Any) -> float:
     """√(Σ g²) over every element of every leaf, as a Python float."""
-    return math.sqrt(sum(float(np.vdot(g, g)) for g in tree.leaves(grads)))
+    leaves = tree.leaves(grads)
+    total = sum(float(np.vdot(g, g)) for g in leaves)
+    if not math.isfinite(total):
+        # Squares of large float32 gradients overflow where float64 ones do not: exploding
+        # gradients are what clipping is for, so they must not turn into a zero scale.
+        total = sum(float(np.vdot(g, g)) for g in (np.asarray(g, np.float64) for g in leaves))
+    return math.sqrt(total)
 
 
 def clip_by_global_norm(max_norm: float) -> Transform:
@@ -118,6 +125,7 @@ def clip_by_global_norm(max_norm: float) -> Transform:
         return CountState(0)
 
     def update(grads, state, params=None):
+        check_state("clip_by_global_norm", state, CountState)
         norm = global_norm(grads)
         if norm <= max_norm:
             return tree.map(readonly, grads), CountState(state.step + 1)

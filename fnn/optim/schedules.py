@@ -2,6 +2,7 @@
 
 An optimizer evaluates its schedule at its state's step count, so the first
 update sees step 0. Past its last step a schedule stays at its final value.
+Values (initial, peak, end) must be finite and non-negative, as learning rates.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ __all__ = ["constant", "exponential_decay", "step_decay", "cosine_decay", "warmu
            "linear_warmup"]
 
 
-
 def _half_cosine(step: int, steps: int) -> float:
     """½(1 + cos(π·min(step, steps)/steps)): 1 at step 0, falling to 0 at ``steps``, then 0."""
     return 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps))
@@ -25,15 +25,16 @@ def _half_cosine(step: int, steps: int) -> float:
 
 def constant(value: float) -> Schedule:
     """``value`` at every step."""
-    value = float(value)
+    value = non_negative("constant", "value", value)
     return lambda step: value
 
 
-def exponential_decay(init_value: float, decay_rate: float, transition_steps: int,
+def exponential_decay(init_value: float, transition_steps: int, decay_rate: float,
                       staircase: bool = False) -> Schedule:
-    """init_value · decay_rate^(step / transition_steps); with ``staircase`` the exponent
-    is rounded down, so the value drops once every ``transition_steps`` steps."""
-    init_value = float(init_value)
+    """init_value · decay_rate^(step / transition_steps), with optax's argument order; with
+    ``staircase`` the exponent is rounded down, so the value drops once every
+    ``transition_steps`` steps."""
+    init_value = non_negative("exponential_decay", "init_value", init_value)
     decay_rate = non_negative("exponential_decay", "decay_rate", decay_rate)
     transition_steps = integer("exponential_decay", "transition_steps", transition_steps)
 
@@ -51,7 +52,7 @@ def step_decay(init_value: float, boundaries_and_scales: Mapping[int, float]) ->
     ``step_decay(0.1, {100: 0.1, 200: 0.1})`` is 0.1 for steps 0–99, 0.01 for
     100–199 and 0.001 from step 200 on.
     """
-    init_value = float(init_value)
+    init_value = non_negative("step_decay", "init_value", init_value)
     boundaries = sorted(integer("step_decay", "a boundary", b, 0) for b in boundaries_and_scales)
     values = [init_value]
     for b in boundaries:
@@ -69,7 +70,7 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Sch
 
         init_value · ((1 − alpha) · ½(1 + cos(π·min(step, decay_steps)/decay_steps)) + alpha)
     """
-    init_value = float(init_value)
+    init_value = non_negative("cosine_decay", "init_value", init_value)
     decay_steps = integer("cosine_decay", "decay_steps", decay_steps)
     alpha = non_negative("cosine_decay", "alpha", alpha)
 
@@ -81,7 +82,8 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Sch
 
 def linear_warmup(peak_value: float, warmup_steps: int, init_value: float = 0.0) -> Schedule:
     """A straight line from init_value at step 0 to peak_value at ``warmup_steps``, then flat."""
-    peak_value, init_value = float(peak_value), float(init_value)
+    peak_value = non_negative("linear_warmup", "peak_value", peak_value)
+    init_value = non_negative("linear_warmup", "init_value", init_value)
     warmup_steps = integer("linear_warmup", "warmup_steps", warmup_steps, 0)
 
     def schedule(step: int) -> float:
@@ -100,7 +102,8 @@ def warmup_cosine_decay(init_value: float, peak_value: float, warmup_steps: int,
     warmup_steps = integer("warmup_cosine_decay", "warmup_steps", warmup_steps, 0)
     decay_steps = integer("warmup_cosine_decay", "decay_steps", decay_steps, warmup_steps + 1)
     warmup = linear_warmup(peak_value, warmup_steps, init_value)
-    peak_value, end_value = float(peak_value), float(end_value)
+    peak_value = non_negative("warmup_cosine_decay", "peak_value", peak_value)
+    end_value = non_negative("warmup_cosine_decay", "end_value", end_value)
     span = decay_steps - warmup_steps
 
     def schedule(step: int) -> float:

@@ -8,8 +8,8 @@ import attrs
 import numpy as np
 
 from fnn.core import freeze, readonly
-from fnn.optim.transform import (Schedule, Transform, check_learning_rate, learning_rate,
-                                 map_matching, map_unzip)
+from fnn.optim.transform import (Schedule, Transform, check_learning_rate, check_state,
+                                 learning_rate, map_matching, map_unzip)
 from fnn.settings import fraction
 from fnn import tree
 
@@ -45,6 +45,7 @@ def sgd(lr: float | Schedule = 0.01) -> Transform:
         return SgdState(0)
 
     def update(grads, state, params=None):
+        check_state("sgd", state, SgdState)
         scale = -learning_rate(lr, state.step)
         return tree.map(lambda g: readonly(g * scale), grads), SgdState(state.step + 1)
 
@@ -63,6 +64,7 @@ def momentum(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
         return MomentumState(0, zeros_like_tree(params))
 
     def update(grads, state, params=None):
+        check_state("momentum", state, MomentumState)
         rate = learning_rate(lr, state.step)
 
         def new_velocity(g, v):
@@ -96,6 +98,7 @@ def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
         return MomentumState(0, zeros_like_tree(params))
 
     def update(grads, state, params=None):
+        check_state("nesterov", state, MomentumState)
         rate = learning_rate(lr, state.step)
 
         def leaf(g, v):

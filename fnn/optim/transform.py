@@ -14,13 +14,14 @@ import math
 from typing import Any, Callable
 
 import attrs
+import numpy as np
 
 from fnn import settings, tree
 from fnn.core import readonly
-from fnn.errors import TreeError
+from fnn.errors import DTypeError, ShapeError, TreeError
 
 __all__ = ["Transform", "apply_updates", "chain", "learning_rate", "check_learning_rate",
-           "map_matching", "map_unzip"]
+           "map_matching", "map_unzip", "check_state"]
 
 Schedule = Callable[[int], float]
 
@@ -34,17 +35,42 @@ class Transform:
 
 
 def apply_updates(params: Any, updates: Any) -> Any:
-    """params + updates, leaf by leaf, as new read-only arrays."""
-    return map_matching("apply_updates", lambda p, u: readonly(p + u), params, updates)
+    """params + updates, leaf by leaf, as new read-only arrays of the params' dtypes."""
+
+    def add(p, u):
+        new = p + u
+        if new.dtype != np.result_type(p):
+            raise DTypeError(f"apply_updates: a {np.result_type(u)} update would turn a "
+                             f"{np.result_type(p)} parameter into {new.dtype}")
+        return readonly(new)
+
+    return map_matching("apply_updates", add, params, updates)
 
 
 def map_matching(where: str, f: Callable, first: Any, *rest: Any) -> Any:
-    """``tree.map`` whose structure errors say which transform met them."""
+    """``tree.map`` over trees whose structures and leaf shapes must agree; errors say
+    which transform met them."""
+
+    def same_shapes(*leaves):
+        shape = np.shape(leaves[0])
+        for other in leaves[1:]:
+            if np.shape(other) != shape:
+                raise ShapeError(f"{where}: leaf shapes differ, {shape} and {np.shape(other)} "
+                                 f"(was the state made by init for these params?)")
+        return f(*leaves)
+
     try:
-        return tree.map(f, first, *rest)
+        return tree.map(same_shapes, first, *rest)
     except TreeError as exc:
         raise TreeError(f"{where}: the trees do not match (was the state made by init "
                         f"for these params?): {exc}") from exc
+
+
+def check_state(where: str, state: Any, record: type) -> None:
+    """Raise ``TreeError`` unless ``state`` is a ``record`` (the state this transform's init makes)."""
+    if not isinstance(state, record):
+        raise TreeError(f"{where}: expected a {record.__name__} (made by this optimizer's "
+                        f"init), got {type(state).__name__}")
 
 
 def map_unzip(where: str, n: int, f: Callable, first: Any, *rest: Any) -> tuple:

@@ -18,10 +18,10 @@ def test_constant():
 
 def test_exponential_decay():
     # 1·0.5^(step/10): 1 at 0, 1/√2 at 5, ½ at 10, 2^−2.5 at 25
-    np.testing.assert_allclose(values(schedules.exponential_decay(1.0, 0.5, 10), [0, 5, 10, 25]),
+    np.testing.assert_allclose(values(schedules.exponential_decay(1.0, 10, 0.5), [0, 5, 10, 25]),
                                [1.0, 0.70710678118654752, 0.5, 0.17677669529663688], rtol=1e-15)
     # staircase: the exponent is rounded down
-    assert values(schedules.exponential_decay(1.0, 0.5, 10, staircase=True),
+    assert values(schedules.exponential_decay(1.0, 10, 0.5, staircase=True),
                   [0, 9, 10, 19, 20]) == [1.0, 1.0, 0.5, 0.5, 0.25]
 
 
@@ -65,11 +65,14 @@ def test_an_optimizer_sees_step_zero_first():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: schedules.exponential_decay(1.0, 0.5, 0), "transition_steps must be an integer >= 1"),
+    (lambda: schedules.exponential_decay(1.0, 0, 0.5), "transition_steps must be an integer >= 1"),
     (lambda: schedules.cosine_decay(1.0, 10.5), "decay_steps must be an integer"),
     (lambda: schedules.warmup_cosine_decay(0.0, 1.0, 10, 10), "decay_steps must be an integer >= 11"),
     (lambda: schedules.step_decay(1.0, {-1: 0.5}), "boundary must be an integer >= 0"),
     (lambda: schedules.linear_warmup(1.0, -1), "warmup_steps must be"),
+    (lambda: schedules.cosine_decay(-0.1, 10), "init_value must be a finite number >= 0"),
+    (lambda: schedules.exponential_decay(float("nan"), 10, 0.5), "init_value"),
+    (lambda: schedules.warmup_cosine_decay(0.0, float("inf"), 1, 10), "peak_value"),
 ])
 def test_bad_arguments_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
@@ -77,6 +80,6 @@ def test_bad_arguments_are_refused(make, message):
 
 
 def test_schedules_are_pure_python_floats():
-    for schedule in (schedules.exponential_decay(1.0, 0.5, 3), schedules.cosine_decay(1.0, 5),
+    for schedule in (schedules.exponential_decay(1.0, 3, 0.5), schedules.cosine_decay(1.0, 5),
                      schedules.warmup_cosine_decay(0.0, 1.0, 2, 5), schedules.step_decay(1.0, {1: 2})):
         assert type(schedule(3)) is float and schedule(3) == schedule(3)
