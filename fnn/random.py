@@ -17,6 +17,7 @@ import numpy as np
 
 from fnn.core import array_field
 from fnn.errors import ConfigError
+from fnn.settings import integer
 
 __all__ = ["Key", "key", "split", "normal", "uniform", "bernoulli", "permutation"]
 
@@ -62,8 +63,7 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     for m ≤ n: the keys of the first epochs do not depend on how many follow.
     """
     _check_key(k)
-    if num < 1:
-        raise ConfigError(f"split: num must be at least 1, got {num}")
+    num = integer("split", "num", num)
     parent = k.data.astype("<u8").tobytes()  # the same children on any byte order
     return tuple(Key(np.frombuffer(hashlib.blake2b(parent + i.to_bytes(8, "little"),
                                                    digest_size=16).digest(), "<u8").astype(np.uint64))
@@ -94,4 +94,4 @@ def bernoulli(k: Key, p: float, shape: tuple[int, ...] | int) -> np.ndarray:
 
 def permutation(k: Key, n: int) -> np.ndarray:
     """A random permutation of ``range(n)`` as an int64 array."""
-    return _generator(k).permutation(n)
+    return _generator(k).permutation(integer("permutation", "n", n, 0))

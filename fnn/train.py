@@ -54,8 +54,12 @@ def init_train_state(model: Layer, optimizer: Transform, key: random.Key,
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise DTypeError(f"init_train_state: dtype must be float32 or float64, got "
                          f"{np.dtype(dtype)}")
+    if not isinstance(in_shape, (tuple, list)):
+        raise ConfigError(f"init_train_state: in_shape must be a tuple such as (784,) or "
+                          f"(1, 28, 28), got {in_shape!r}")
+    in_shape = tuple(integer("init_train_state", "each size in in_shape", n) for n in in_shape)
     init_key, train_key = random.split(key)
-    params, state, _ = model.init(init_key, tuple(in_shape), dtype)
+    params, state, _ = model.init(init_key, in_shape, dtype)
     return TrainState(params, state, optimizer.init(params), train_key, 0)
 
 

@@ -347,3 +347,14 @@ def test_the_mnist_record_is_read_only(mnist):
 
     images, labels = data.load_mnist(MNIST_DIR).test
     assert not images.flags.writeable and not labels.flags.writeable
+
+
+def test_bad_counts_and_shapes_for_keys_and_init():
+    with raises(ConfigError, "split", "num", "2.0"):
+        random.split(random.key(0), 2.0)
+    with raises(ConfigError, "permutation", "n", "-1"):
+        random.permutation(random.key(0), -1)
+    with raises(ConfigError, "in_shape must be a tuple", "5"):
+        fnn.init_train_state(mlp(), optim.sgd(0.1), random.key(0), 5)
+    with raises(ConfigError, "in_shape", "0"):
+        fnn.init_train_state(mlp(), optim.sgd(0.1), random.key(0), (0,))
