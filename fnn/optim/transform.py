@@ -51,13 +51,13 @@ def map_matching(where: str, f: Callable, first: Any, *rest: Any) -> Any:
     """``tree.map`` over trees whose structures and leaf shapes must agree; errors say
     which transform met them."""
 
-    def same_shapes(*leaves):
-        shape = np.shape(leaves[0])
-        for other in leaves[1:]:
-            if np.shape(other) != shape:
+    def same_shapes(leaf, *others):
+        shape = getattr(leaf, "shape", ())  # this runs for every leaf of every update
+        for other in others:
+            if getattr(other, "shape", ()) != shape:
                 raise ShapeError(f"{where}: leaf shapes differ, {shape} and {np.shape(other)} "
                                  f"(was the state made by init for these params?)")
-        return f(*leaves)
+        return f(leaf, *others)
 
     try:
         return tree.map(same_shapes, first, *rest)
