@@ -37,7 +37,7 @@ def readonly(x: Any) -> Any:
     """
     if x is None:
         return None
-    arr = np.asarray(x)
+    arr = x if type(x) is np.ndarray else np.asarray(x)
     if arr.flags.writeable:
         arr = arr.view()
         arr.flags.writeable = False

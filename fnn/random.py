@@ -65,9 +65,18 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     _check_key(k)
     num = integer("split", "num", num)
     parent = k.data.astype("<u8").tobytes()  # the same children on any byte order
-    return tuple(Key(np.frombuffer(hashlib.blake2b(parent + i.to_bytes(8, "little"),
-                                                   digest_size=16).digest(), "<u8").astype(np.uint64))
+    return tuple(_child(hashlib.blake2b(parent + i.to_bytes(8, "little"), digest_size=16))
                  for i in range(num))
+
+
+def _child(digest: "hashlib._Hash") -> Key:
+    # Built without Key's converter and validator (its words are read-only uint64 (2,) by
+    # construction): a train step splits keys every step.
+    words = np.frombuffer(digest.digest(), "<u8").astype(np.uint64, copy=False)
+    words.flags.writeable = False  # a copy on big-endian machines; always our own array
+    child = object.__new__(Key)
+    object.__setattr__(child, "data", words)
+    return child
 
 
 def normal(k: Key, shape: tuple[int, ...] | int, dtype: np.dtype = np.float32) -> np.ndarray:

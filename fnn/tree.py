@@ -7,6 +7,7 @@ in sorted key order, attrs records in field order, so leaf order is fixed.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable, Iterator
 
 import attrs
@@ -23,6 +24,10 @@ _LEAF, _SEQUENCE, _DICT, _RECORD = range(4)
 _KINDS: dict[type, int] = {np.ndarray: _LEAF, float: _LEAF, int: _LEAF, bool: _LEAF,
                            tuple: _SEQUENCE, list: _SEQUENCE, dict: _DICT}
 _FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+# Per record class: a getter of its init fields' values, and whether __init__ takes them
+# positionally in field order (so a rebuild needs no keyword dict).
+_GETTERS: dict[type, Callable[[Any], tuple]] = {}
+_POSITIONAL: dict[type, bool] = {}
 
 
 def _kind(node: Tree) -> int:
@@ -32,7 +37,12 @@ def _kind(node: Tree) -> int:
         if attrs.has(cls):
             kind = _RECORD
             # (attribute name, __init__ argument name) of the fields set through __init__
-            _FIELDS[cls] = tuple((a.name, a.alias) for a in attrs.fields(cls) if a.init)
+            fields = [a for a in attrs.fields(cls) if a.init]
+            _FIELDS[cls] = tuple((a.name, a.alias) for a in fields)
+            getter = operator.attrgetter(*(a.name for a in fields)) if fields else None
+            _GETTERS[cls] = (getter if len(fields) > 1 else
+                             (lambda node, g=getter: (g(node),)) if fields else (lambda node: ()))
+            _POSITIONAL[cls] = not any(a.kw_only for a in fields)
         elif isinstance(node, (tuple, list)):
             kind = _SEQUENCE
         elif isinstance(node, dict):
@@ -53,7 +63,7 @@ def _values(node: Tree, kind: int) -> list:
         return list(node)
     if kind == _DICT:
         return [node[k] for k in _keys(node)]
-    return [getattr(node, name) for name, _ in _FIELDS[type(node)]]
+    return _GETTERS[type(node)](node)
 
 
 def _steps(node: Tree, kind: int) -> list[str]:
@@ -89,6 +99,8 @@ def _rebuild(node: Tree, kind: int, values: list) -> Tree:
         return cls(*values) if hasattr(node, "_fields") else cls(values)
     if kind == _DICT:
         return dict(zip(_keys(node), values))
+    if _POSITIONAL[cls]:
+        return cls(*values)
     return cls(**{alias: v for (_, alias), v in zip(_FIELDS[cls], values)})
 
 
@@ -160,11 +172,11 @@ def _map_n(f: Callable, node: Tree, others: tuple) -> Tree:
     for other in others:
         if not _same_kind(node, kind, other):
             raise _Mismatch(_describe(node), _describe(other))
-    columns = [_values(other, kind) for other in others]
     values = []
-    for i, child in enumerate(_values(node, kind)):
+    for i, (child, *other_children) in enumerate(
+            zip(_values(node, kind), *(_values(other, kind) for other in others))):
         try:
-            values.append(_map_n(f, child, tuple(column[i] for column in columns)))
+            values.append(_map_n(f, child, other_children))
         except _Mismatch as mismatch:
             mismatch.steps.append(_steps(node, kind)[i])
             raise
