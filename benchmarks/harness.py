@@ -29,7 +29,6 @@ class Workload:
     batch: int
     variants: dict[str, Callable[[], object]]
     bound_bytes: int = 0  # what the step must hold: params, optimizer state, activations, batch
-    notes: str = ""
     extra: dict = field(default_factory=dict)
 
 

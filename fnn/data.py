@@ -8,7 +8,7 @@ import os
 import sys
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import attrs
 import numpy as np
@@ -18,8 +18,17 @@ from fnn.core import freeze
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
 from fnn.settings import integer
 
-__all__ = ["batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
+__all__ = ["check_pairs", "batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
            "load_digits"]
+
+
+def check_pairs(where: str, x: Any, t: Any) -> int:
+    """The number of samples, after checking that x and t hold the same number."""
+    n = np.shape(x)[:1]
+    if n != np.shape(t)[:1]:
+        raise ShapeError(f"{where}: x and t must hold the same number of samples, got x of "
+                         f"shape {np.shape(x)} and t of shape {np.shape(t)}")
+    return n[0] if n else 0
 
 
 def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | None = None,
@@ -31,10 +40,7 @@ def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | 
     The last, smaller batch is kept unless ``drop_last``.
     """
     batch_size = integer("batches", "batch_size", batch_size)
-    n = len(x)
-    if len(t) != n:
-        raise ShapeError(f"batches: x and t must hold the same number of samples, "
-                         f"got {n} and {len(t)}")
+    n = check_pairs("batches", x, t)
     stop = n - n % batch_size if drop_last else n
     order = random.permutation(key, n) if key is not None else None
     for start in range(0, stop, batch_size):
@@ -52,10 +58,7 @@ def split(x: np.ndarray, t: np.ndarray, *, val_fraction: float, key: random.Key
     ``round(val_fraction · n)`` samples, chosen by ``random.permutation(key, n)``,
     go to validation; both parts keep their samples in the original order.
     """
-    n = len(x)
-    if len(t) != n:
-        raise ShapeError(f"split: x and t must hold the same number of samples, "
-                         f"got {n} and {len(t)}")
+    n = check_pairs("split", x, t)
     n_val = round(val_fraction * n)
     if not 0.0 < val_fraction < 1.0 or not 0 < n_val < n:
         raise ConfigError(f"split: val_fraction must leave both parts non-empty, got "

@@ -11,8 +11,8 @@ import numpy as np
 
 from fnn import random, tree
 from fnn.core import Layer, Loss, freeze, param_grads
-from fnn.data import batches
-from fnn.errors import ConfigError, DataError, DTypeError, NonFiniteError, ShapeError
+from fnn.data import batches, check_pairs
+from fnn.errors import ConfigError, DataError, DTypeError, NonFiniteError
 from fnn.metrics import accuracy
 from fnn.optim.transform import Transform, apply_updates
 from fnn.progress import progress_bar
@@ -80,11 +80,7 @@ def value_and_grad(model: Layer, loss: Loss) -> Callable:
 
 def check_batch(x: Any, t: Any) -> None:
     """x and t are arrays with the same, non-zero number of samples."""
-    nx, nt = np.shape(x)[:1], np.shape(t)[:1]
-    if nx != nt:
-        raise ShapeError(f"x and t must hold the same number of samples, got x of shape "
-                         f"{np.shape(x)} and t of shape {np.shape(t)}")
-    if nx in ((), (0,)):
+    if check_pairs("train step", x, t) == 0:
         raise DataError(f"expected a non-empty batch, got x of shape {np.shape(x)}")
 
 

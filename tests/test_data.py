@@ -32,7 +32,7 @@ def test_shuffled_batches_cover_every_sample_once_and_depend_only_on_the_key():
 def test_batches_refuse_bad_arguments():
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
         collect(np.zeros(3), np.zeros(3), 0)
-    with pytest.raises(ShapeError, match="3 and 2"):
+    with pytest.raises(ShapeError, match=r"batches.*\(3,\).*\(2,\)"):
         collect(np.zeros(3), np.zeros(2), 1)
 
 
