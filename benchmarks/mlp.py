@@ -14,7 +14,7 @@ import fnn
 from fnn import layers, optim
 
 from benchmarks.fused import ADAM, LEARNING_RATE, MOMENTUM, InPlaceOptimizer, \
-    softmax_cross_entropy_grad
+    softmax_cross_entropy_grad, weight_grad_into
 from benchmarks.harness import Workload, fnn_step, nbytes
 
 
@@ -61,7 +61,7 @@ class FusedMLP:
         np.copyto(dz[-1], self.z[-1])
         softmax_cross_entropy_grad(dz[-1], self.t, self.rows)
         for i in range(len(self.w) - 1, -1, -1):
-            np.matmul(inputs[i].T, dz[i], out=self.gw[i])
+            weight_grad_into(inputs[i], dz[i], self.gw[i])
             np.sum(dz[i], axis=0, out=self.gb[i])
             if i > 0:
                 np.matmul(dz[i], self.w[i].T, out=dz[i - 1])
@@ -74,7 +74,7 @@ class FusedMLP:
         for i, w in enumerate(self.w):
             np.matmul(inputs[i], w, out=self.z[i])
         for i in range(len(self.w) - 1, -1, -1):
-            np.matmul(inputs[i].T, self.dz[i], out=self.gw[i])
+            weight_grad_into(inputs[i], self.dz[i], self.gw[i])
             if i > 0:
                 np.matmul(self.dz[i], self.w[i].T, out=self.dz[i - 1])
 

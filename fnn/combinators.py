@@ -20,7 +20,9 @@ def sequential(*layers: Layer) -> Layer:
     """Layers applied in order. Params and state are tuples of the children's.
 
     ``init`` threads the shape through the children; ``forward`` splits the key
-    (when given) into one per child; ``backward`` runs the children in reverse.
+    (when given) into one per child, ``split(key, n)[i]`` for child i, and hands
+    it to the children whose ``uses_key`` is set; ``backward`` runs the children
+    in reverse.
     Errors raised by a child name its position: "layer 2 of sequential, dense(10): ...".
     """
     if not layers:
@@ -53,7 +55,9 @@ def sequential(*layers: Layer) -> Layer:
     def forward(params, state, x, *, key=None, train=False):
         check_tree("params", params)
         check_tree("state", state)
-        keys = random.split(key, n) if key is not None else (None,) * n
+        # Child i gets split(key, n)[i] when it reads a key, None otherwise.
+        keys = [random.child(key, i) if key is not None and layer.uses_key else None
+                for i, layer in enumerate(layers)]
         new_states, caches = [], []
         for i, layer in enumerate(layers):
             try:
@@ -92,4 +96,5 @@ def sequential(*layers: Layer) -> Layer:
             grads[first] = param_grads(layers[first], params[first], caches[first], dy)
         return tuple(grads)
 
-    return Layer(name, init, forward, backward, grads_only)
+    return Layer(name, init, forward, backward, grads_only,
+                 uses_key=any(layer.uses_key for layer in layers))

@@ -84,6 +84,11 @@ class Layer:
     where ``dx`` would be thrown away (it saves a matrix product in ``dense``
     and the col2im in ``conv2d``). When it is None, ``backward`` runs and its
     ``dx`` is dropped.
+
+    ``uses_key`` says whether ``forward`` reads its ``key`` (dropout does).
+    ``sequential`` hands keys only to the children that do, so a network
+    without randomness splits no keys. It defaults to True, so a hand-written
+    layer always receives one.
     """
 
     name: str
@@ -91,6 +96,7 @@ class Layer:
     forward: Callable
     backward: Callable
     param_grads: Callable | None = None
+    uses_key: bool = True
 
 
 @attrs.frozen

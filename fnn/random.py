@@ -19,7 +19,7 @@ from fnn.core import array_field
 from fnn.errors import ConfigError
 from fnn.settings import integer
 
-__all__ = ["Key", "key", "split", "normal", "uniform", "bernoulli", "permutation"]
+__all__ = ["Key", "key", "split", "child", "normal", "uniform", "bernoulli", "permutation"]
 
 
 def _check_words(instance: object, attribute: object, value: np.ndarray) -> None:
@@ -65,13 +65,20 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     _check_key(k)
     num = integer("split", "num", num)
     parent = k.data.astype("<u8").tobytes()  # the same children on any byte order
-    return tuple(_child(hashlib.blake2b(parent + i.to_bytes(8, "little"), digest_size=16))
-                 for i in range(num))
+    return tuple(_child(parent, i) for i in range(num))
 
 
-def _child(digest: "hashlib._Hash") -> Key:
+def child(k: Key, index: int) -> Key:
+    """``split(k, n)[index]`` for any n > ``index``, without deriving the others."""
+    _check_key(k)
+    index = integer("child", "index", index, 0)
+    return _child(k.data.astype("<u8").tobytes(), index)
+
+
+def _child(parent: bytes, index: int) -> Key:
     # Built without Key's converter and validator (its words are read-only uint64 (2,) by
     # construction): a train step splits keys every step.
+    digest = hashlib.blake2b(parent + index.to_bytes(8, "little"), digest_size=16)
     words = np.frombuffer(digest.digest(), "<u8").astype(np.uint64, copy=False)
     words.flags.writeable = False  # a copy on big-endian machines; always our own array
     child = object.__new__(Key)

@@ -72,3 +72,39 @@ def test_arguments_must_be_layers():
         fnn.sequential(layers.relu)
     with pytest.raises(ValueError):
         fnn.sequential()
+
+
+def key_recorder(seen, uses_key=True):
+    """A shape-preserving layer that records the key its forward receives."""
+
+    def forward(params, state, x, *, key=None, train=False):
+        seen.append(key)
+        return x, state, None
+
+    return fnn.Layer("recorder", layers.identity().init, forward, layers.identity().backward,
+                     uses_key=uses_key)
+
+
+def test_keys_go_to_the_children_that_read_them():
+    seen = []
+    model = fnn.sequential(layers.dense(3), key_recorder(seen), layers.relu(),
+                           fnn.sequential(layers.tanh(), key_recorder(seen)),
+                           key_recorder(seen, uses_key=False))
+    assert model.uses_key and not fnn.sequential(layers.dense(2), layers.relu()).uses_key
+    params, state, _ = model.init(random.key(0), (2,))
+    k = random.key(5)
+    model.forward(params, state, np.ones((1, 2), np.float32), key=k, train=True)
+    # child i of a sequential gets split(key, n)[i], as if every child had been given one
+    assert seen == [random.split(k, 5)[1], random.split(random.split(k, 5)[3], 2)[1], None]
+    seen.clear()
+    model.forward(params, state, np.ones((1, 2), np.float32))
+    assert seen == [None, None, None]
+
+
+def test_fnn_layers_say_whether_they_read_a_key():
+    reads = {layer.name for layer in (layers.dense(2), layers.conv2d(2, 3), layers.relu(),
+                                      layers.leaky_relu(), layers.softmax(), layers.flatten(),
+                                      layers.max_pool2d(2), layers.avg_pool2d(2),
+                                      layers.batch_norm(), layers.dropout(0.5))
+             if layer.uses_key}
+    assert reads == {layers.dropout(0.5).name}

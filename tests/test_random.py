@@ -72,3 +72,12 @@ def test_same_numbers_in_a_fresh_process():
 def test_split_is_prefix_consistent():
     k = random.key(11)
     assert random.split(k, 10)[:4] == random.split(k, 4)
+
+
+def test_child_is_the_split_child_alone():
+    k = random.key(12)
+    assert [random.child(k, i) for i in range(5)] == list(random.split(k, 5))
+    with pytest.raises(ValueError, match="index must be an integer >= 0, got -1"):
+        random.child(k, -1)
+    with pytest.raises(TypeError, match="fnn.random.Key"):
+        random.child(12, 0)

@@ -32,7 +32,7 @@ def _activation(name: str, fwd: Callable[[np.ndarray], tuple[np.ndarray, Any]],
     def backward(params, cache, dy):
         return bwd(cache, dy), None
 
-    return Layer(name, init, forward, backward)
+    return Layer(name, init, forward, backward, uses_key=False)
 
 
 def _relu_forward(x):

@@ -122,4 +122,4 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
         dcol = params.w.reshape(len(params.w), -1).T @ dy_rows
         return col2im(dcol, x_shape, kernel, strides, pads), grads(params, col, dy_rows)
 
-    return Layer(name, init, forward, backward, param_grads)
+    return Layer(name, init, forward, backward, param_grads, uses_key=False)

@@ -111,4 +111,4 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
         dx *= scale
         return dx, grads
 
-    return Layer(name, init, forward, backward)
+    return Layer(name, init, forward, backward, uses_key=False)

@@ -48,7 +48,7 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
         bwd(x, y, dy, dx, slices_for(x.shape[2:]), overlap)
         return dx, None
 
-    return Layer(name, init, forward, backward)
+    return Layer(name, init, forward, backward, uses_key=False)
 
 
 def _first_window(x, slices):

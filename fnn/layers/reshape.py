@@ -24,4 +24,4 @@ def flatten() -> Layer:
     def backward(params, in_shape, dy):
         return dy.reshape(in_shape), None
 
-    return Layer("flatten", init, forward, backward)
+    return Layer("flatten", init, forward, backward, uses_key=False)

@@ -9,8 +9,18 @@ from fnn.testing import assert_layer_gradients
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_gradients(rng, use_bias):
-    assert_layer_gradients(dense(3, use_bias=use_bias), rng.normal(size=(4, 5)))
+@pytest.mark.parametrize("batch", [1, 4])
+def test_gradients(rng, use_bias, batch):
+    assert_layer_gradients(dense(3, use_bias=use_bias), rng.normal(size=(batch, 5)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_gradient_of_one_sample_is_the_exact_outer_product(rng, dtype):
+    # A batch of one takes np.dot's route; each element is a single product, so exact.
+    x, dy = rng.normal(size=(1, 6)).astype(dtype), rng.normal(size=(1, 5)).astype(dtype)
+    grad = dense(5).param_grads(DenseParams(np.zeros((6, 5), dtype)), x, dy).w
+    assert grad.dtype == dtype
+    np.testing.assert_array_equal(grad, x[0][:, None] * dy[0][None, :])
 
 
 def test_forward_is_the_affine_map(rng):
