@@ -40,7 +40,7 @@ def readonly(x: Any) -> Any:
     arr = x if type(x) is np.ndarray else np.asarray(x)
     if arr.flags.writeable:
         arr = arr.view()
-        arr.flags.writeable = False
+        arr.setflags(write=False)  # faster than assigning flags.writeable; runs ~30x a step
     return arr
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import math
 import time
 
 import attrs
@@ -14,7 +15,7 @@ from fnn.core import Layer, Loss, freeze, param_grads
 from fnn.data import batches, check_pairs
 from fnn.errors import ConfigError, DataError, DTypeError, NonFiniteError
 from fnn.metrics import accuracy
-from fnn.optim.transform import Transform, apply_updates
+from fnn.optim.transform import Transform, update_and_apply
 from fnn.progress import progress_bar
 from fnn.settings import integer
 
@@ -86,9 +87,10 @@ def check_batch(x: Any, t: Any) -> None:
 
 def check_finite_grads(step: int, grads: Any) -> None:
     """Raise ``NonFiniteError`` naming the first gradient leaf holding a NaN or an infinity."""
-    # g·g is one BLAS pass and is NaN or inf whenever g holds either; only when it
-    # is do we pay for the exact test (it can also overflow for huge finite g).
-    if all(np.isfinite(np.vdot(g, g)) for g in tree.leaves(grads)):
+    # g·g is one BLAS pass and is NaN or inf whenever g holds either, and so is the
+    # sum; only when it is do we pay for the exact test (the squares and their sum can
+    # also overflow for huge finite g).
+    if math.isfinite(sum([np.vdot(g, g) for g in tree.leaves(grads)])):
         return
     for path, g in tree.leaves_with_paths(grads):
         if not np.isfinite(g).all():
@@ -123,8 +125,7 @@ class TrainStep:
                                  f"this step is unchanged (try a smaller learning rate)")
         if self.check_finite:
             check_finite_grads(ts.step, grads)
-        updates, opt_state = self.optimizer.update(grads, ts.opt_state, ts.params)
-        params = apply_updates(ts.params, updates)
+        params, opt_state = update_and_apply(self.optimizer, grads, ts.opt_state, ts.params)
         return TrainState(params, new_state, opt_state, next_key, ts.step + 1), StepMetrics(value)
 
 

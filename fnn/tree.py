@@ -15,7 +15,8 @@ import numpy as np
 
 from fnn.errors import TreeError
 
-__all__ = ["map", "leaves", "leaves_with_paths", "all_leaves", "children"]
+__all__ = ["map", "leaves", "flatten", "unflatten", "leaves_with_paths", "all_leaves",
+           "children"]
 
 Tree = Any
 
@@ -90,15 +91,19 @@ def children(node: Tree) -> list[tuple[str, Any]] | None:
 
 
 def _rebuild(node: Tree, kind: int, values: list) -> Tree:
-    cls = type(node)
+    return _make(type(node), kind, _keys(node) if kind == _DICT else None, values)
+
+
+def _make(cls: type, kind: int, keys: list | None, values: list) -> Tree:
+    """A node of type ``cls`` holding ``values`` (a dict's under ``keys``)."""
     if kind == _SEQUENCE:
         if cls is tuple:
             return tuple(values)
         if cls is list:
             return values
-        return cls(*values) if hasattr(node, "_fields") else cls(values)
+        return cls(*values) if hasattr(cls, "_fields") else cls(values)
     if kind == _DICT:
-        return dict(zip(_keys(node), values))
+        return dict(zip(keys, values))
     if _POSITIONAL[cls]:
         return cls(*values)
     return cls(**{alias: v for (_, alias), v in zip(_FIELDS[cls], values)})
@@ -218,6 +223,52 @@ def all_leaves(predicate: Callable[[Any], bool], tree: Tree,
         elif not predicate(node):
             return False
     return True
+
+
+_A_LEAF = object()  # where a structure holds a leaf
+
+
+def flatten(tree: Tree) -> tuple[list, Any]:
+    """``(leaves(tree), structure)``: ``structure`` is a hashable value, equal for two
+    trees exactly when ``map`` can zip them, from which ``unflatten`` rebuilds the tree.
+
+    Comparing structures is one tuple comparison, so code that zips several
+    trees many times (an optimizer, every step) checks them cheaply.
+    """
+    out: list = []
+    return out, _structure(tree, out)
+
+
+def _structure(node: Tree, out: list) -> Any:
+    if node is None:
+        return None
+    kind = _kind(node)
+    if kind == _LEAF:
+        out.append(node)
+        return _A_LEAF
+    keys = tuple(_keys(node)) if kind == _DICT else None
+    return (type(node), kind, keys, tuple([_structure(child, out) for child in _values(node, kind)]))
+
+
+def unflatten(structure: Any, leaves: list) -> Tree:
+    """The tree of ``structure`` (from ``flatten``) holding ``leaves`` in traversal order."""
+    remaining = iter(leaves)
+    tree = _build(structure, remaining)
+    if next(remaining, remaining) is not remaining:
+        raise TreeError(f"unflatten: more leaves than the structure holds ({len(leaves)})")
+    return tree
+
+
+def _build(structure: Any, remaining: Iterator) -> Tree:
+    if structure is None:
+        return None
+    if structure is _A_LEAF:
+        leaf = next(remaining, remaining)
+        if leaf is remaining:
+            raise TreeError("unflatten: fewer leaves than the structure holds")
+        return leaf
+    cls, kind, keys, children = structure
+    return _make(cls, kind, keys, [_build(child, remaining) for child in children])
 
 
 def leaves_with_paths(tree: Tree) -> list[tuple[str, Any]]:

@@ -1,3 +1,5 @@
+from collections import namedtuple
+
 import attrs
 import numpy as np
 import pytest
@@ -71,3 +73,40 @@ def test_children_of_each_node_kind():
     assert tree.children((1, 2)) == [("[0]", 1), ("[1]", 2)]
     assert tree.children({"b": 1, "a": 2}) == [("['a']", 2), ("['b']", 1)]
     assert tree.children(Pair(1, 2)) == [(".a", 1), (".b", 2)]
+
+
+Point = namedtuple("Point", "x y")
+
+
+def test_flatten_and_unflatten_round_trip_every_container_kind():
+    t = (1, [2, 3], {"y": 4, "x": 5}, None, Pair(6, (7,)), Point(8, None))
+    leaves, structure = tree.flatten(t)
+    assert leaves == tree.leaves(t) == [1, 2, 3, 5, 4, 6, 7, 8]
+    assert tree.unflatten(structure, leaves) == t
+    rebuilt = tree.unflatten(structure, [v * 10 for v in leaves])
+    assert rebuilt == tree.map(lambda v: v * 10, t) and type(rebuilt[5]) is Point
+    hash(structure)
+
+
+@pytest.mark.parametrize("other", [
+    (1, [2, 3], {"y": 4, "x": 5}, None, Pair(6, (7,)), 0),  # a leaf for a namedtuple
+    (1, (2, 3), {"y": 4, "x": 5}, None, Pair(6, (7,)), (8, None)),  # tuples for lists
+    (1, [2, 3], {"y": 4, "z": 5}, None, Pair(6, (7,)), (8, None)),  # another key
+    (1, [2, 3], {"y": 4, "x": 5}, 0, Pair(6, (7,)), (8, None)),  # a leaf for None
+    (1, [2, 3], {"y": 4, "x": 5}, None, Pair(6, 7), (8, None)),  # a leaf for a tuple
+])
+def test_structures_are_equal_exactly_when_the_trees_zip(other):
+    t = (1, [2, 3], {"y": 4, "x": 5}, None, Pair(6, (7,)), (8, None))
+    same = tree.flatten((9, [9, 9], {"x": 9, "y": 9}, None, Pair(9, (9,)), (9, None)))[1]
+    assert tree.flatten(t)[1] == same
+    assert tree.flatten(other)[1] != same
+    with pytest.raises(TreeError):
+        tree.map(lambda a, b: a, t, other)
+
+
+def test_unflatten_refuses_the_wrong_number_of_leaves():
+    _, structure = tree.flatten((1, {"a": 2}))
+    with pytest.raises(TreeError, match="fewer leaves"):
+        tree.unflatten(structure, [1])
+    with pytest.raises(TreeError, match="more leaves"):
+        tree.unflatten(structure, [1, 2, 3])

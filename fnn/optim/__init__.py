@@ -9,10 +9,10 @@ from fnn.optim.adaptive import (AdagradState, AdamState, RmspropState, adagrad, 
 from fnn.optim.regularize import (CountState, add_weight_decay, clip_by_global_norm, global_norm,
                                   weights_only)
 from fnn.optim.sgd import MomentumState, SgdState, momentum, nesterov, sgd
-from fnn.optim.transform import Transform, apply_updates, chain
+from fnn.optim.transform import Transform, apply_updates, chain, update_and_apply
 
 __all__ = [
-    "Transform", "apply_updates", "chain", "schedules",
+    "Transform", "apply_updates", "update_and_apply", "chain", "schedules",
     "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
     "add_weight_decay", "clip_by_global_norm", "global_norm", "weights_only",
     "SgdState", "MomentumState", "AdagradState", "RmspropState", "AdamState", "CountState",

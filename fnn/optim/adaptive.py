@@ -8,11 +8,11 @@ from typing import Any
 import attrs
 import numpy as np
 
-from fnn.core import freeze, readonly
+from fnn.core import freeze
 from fnn.optim.regularize import Mask, decay_flags, require_params
 from fnn.optim.sgd import zeros_like_tree
-from fnn.optim.transform import (Schedule, Transform, check_learning_rate, check_state,
-                                 learning_rate, map_unzip)
+from fnn.optim.transform import (LeafUpdate, Schedule, Transform, check_learning_rate,
+                                 check_state, leafwise, learning_rate)
 from fnn.settings import fraction, non_negative, positive
 
 __all__ = ["AdagradState", "RmspropState", "AdamState", "adagrad", "rmsprop", "adam", "adamw"]
@@ -48,7 +48,7 @@ def adagrad(lr: float | Schedule = 0.01, eps: float = 1e-7) -> Transform:
     def init(params):
         return AdagradState(0, zeros_like_tree(params))
 
-    def update(grads, state, params=None):
+    def prepare(grads, state, params):
         check_state("adagrad", state, AdagradState)
         rate = learning_rate(lr, state.step)
 
@@ -59,12 +59,12 @@ def adagrad(lr: float | Schedule = 0.01, eps: float = 1e-7) -> Transform:
             u += eps
             np.divide(g, u, out=u)
             u *= -rate
-            return readonly(u), readonly(h)
+            return u, h
 
-        updates, h = map_unzip("adagrad", 2, leaf, grads, state.sum_of_squares)
-        return updates, AdagradState(state.step + 1, h)
+        return LeafUpdate(leaf, (state.sum_of_squares,),
+                          lambda h: AdagradState(state.step + 1, h))
 
-    return Transform(init, update)
+    return leafwise("adagrad", init, prepare)
 
 
 def rmsprop(lr: float | Schedule = 0.01, decay: float = 0.99, eps: float = 1e-8) -> Transform:
@@ -82,7 +82,7 @@ def rmsprop(lr: float | Schedule = 0.01, decay: float = 0.99, eps: float = 1e-8)
     def init(params):
         return RmspropState(0, zeros_like_tree(params))
 
-    def update(grads, state, params=None):
+    def prepare(grads, state, params):
         check_state("rmsprop", state, RmspropState)
         rate = learning_rate(lr, state.step)
 
@@ -95,12 +95,11 @@ def rmsprop(lr: float | Schedule = 0.01, decay: float = 0.99, eps: float = 1e-8)
             u += eps
             np.divide(g, u, out=u)
             u *= -rate
-            return readonly(u), readonly(h)
+            return u, h
 
-        updates, nu = map_unzip("rmsprop", 2, leaf, grads, state.nu)
-        return updates, RmspropState(state.step + 1, nu)
+        return LeafUpdate(leaf, (state.nu,), lambda nu: RmspropState(state.step + 1, nu))
 
-    return Transform(init, update)
+    return leafwise("rmsprop", init, prepare)
 
 
 @attrs.frozen
@@ -157,7 +156,7 @@ def _adam(where: str, lr: float | Schedule, b1: float, b2: float, eps: float,
     def init(params):
         return AdamState(0, zeros_like_tree(params), zeros_like_tree(params))
 
-    def update(grads, state, params=None):
+    def prepare(grads, state, params):
         check_state(where, state, AdamState)
         rate = learning_rate(lr, state.step)
         t = state.step + 1
@@ -182,10 +181,9 @@ def _adam(where: str, lr: float | Schedule, b1: float, b2: float, eps: float,
             u *= -rate * c1
             if p is not None and next(flags):
                 u -= p * (rate * weight_decay)
-            return readonly(u), readonly(m), readonly(v)
+            return u, m, v
 
-        trees = (grads, state.mu, state.nu) + ((params,) if weight_decay else ())
-        updates, mu, nu = map_unzip(where, 3, leaf, *trees)
-        return updates, AdamState(t, mu, nu)
+        return LeafUpdate(leaf, (state.mu, state.nu), lambda mu, nu: AdamState(t, mu, nu),
+                          with_params=bool(weight_decay))
 
-    return Transform(init, update)
+    return leafwise(where, init, prepare)

@@ -8,8 +8,8 @@ import attrs
 import numpy as np
 
 from fnn.core import freeze, readonly
-from fnn.optim.transform import (Schedule, Transform, check_learning_rate, check_state,
-                                 learning_rate, map_matching, map_unzip)
+from fnn.optim.transform import (LeafUpdate, Schedule, Transform, check_learning_rate,
+                                 check_state, leafwise, learning_rate)
 from fnn.settings import fraction
 from fnn import tree
 
@@ -44,12 +44,12 @@ def sgd(lr: float | Schedule = 0.01) -> Transform:
     def init(params):
         return SgdState(0)
 
-    def update(grads, state, params=None):
+    def prepare(grads, state, params):
         check_state("sgd", state, SgdState)
         scale = -learning_rate(lr, state.step)
-        return tree.map(lambda g: readonly(g * scale), grads), SgdState(state.step + 1)
+        return LeafUpdate(lambda g: (g * scale,), (), lambda: SgdState(state.step + 1))
 
-    return Transform(init, update)
+    return leafwise("sgd", init, prepare)
 
 
 def momentum(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
@@ -63,19 +63,19 @@ def momentum(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
     def init(params):
         return MomentumState(0, zeros_like_tree(params))
 
-    def update(grads, state, params=None):
+    def prepare(grads, state, params):
         check_state("momentum", state, MomentumState)
         rate = learning_rate(lr, state.step)
 
-        def new_velocity(g, v):
+        def leaf(g, v):
             v = v * momentum
             v -= g * rate
-            return readonly(v)
+            return v, v
 
-        velocity = map_matching("momentum", new_velocity, grads, state.velocity)
-        return velocity, MomentumState(state.step + 1, velocity)
+        return LeafUpdate(leaf, (state.velocity,),
+                          lambda velocity: MomentumState(state.step + 1, velocity))
 
-    return Transform(init, update)
+    return leafwise("momentum", init, prepare)
 
 
 def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
@@ -97,7 +97,7 @@ def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
     def init(params):
         return MomentumState(0, zeros_like_tree(params))
 
-    def update(grads, state, params=None):
+    def prepare(grads, state, params):
         check_state("nesterov", state, MomentumState)
         rate = learning_rate(lr, state.step)
 
@@ -107,9 +107,9 @@ def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
             v -= step
             u = v * momentum
             u -= step
-            return readonly(u), readonly(v)
+            return u, v
 
-        updates, velocity = map_unzip("nesterov", 2, leaf, grads, state.velocity)
-        return updates, MomentumState(state.step + 1, velocity)
+        return LeafUpdate(leaf, (state.velocity,),
+                          lambda velocity: MomentumState(state.step + 1, velocity))
 
-    return Transform(init, update)
+    return leafwise("nesterov", init, prepare)

@@ -6,12 +6,14 @@ A ``Transform`` is a pair of pure functions::
     update(grads, opt_state, params=None) -> (updates, new_opt_state)
 
 ``apply_updates(params, updates)`` adds the updates; ``chain`` composes.
+``update_and_apply`` does both at once, in one pass over the parameter tree
+for the optimizers that offer it (every one built with ``leafwise``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import attrs
 import numpy as np
@@ -20,50 +22,131 @@ from fnn import settings, tree
 from fnn.core import readonly
 from fnn.errors import DTypeError, ShapeError, TreeError
 
-__all__ = ["Transform", "apply_updates", "chain", "learning_rate", "check_learning_rate",
-           "map_matching", "map_unzip", "check_state"]
+__all__ = ["Transform", "apply_updates", "update_and_apply", "chain", "LeafUpdate", "leafwise",
+           "learning_rate", "check_learning_rate", "map_matching", "map_unzip", "check_state"]
 
 Schedule = Callable[[int], float]
 
 
 @attrs.frozen
 class Transform:
-    """``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)``."""
+    """``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)``.
+
+    ``apply`` is optional: ``apply(grads, state, params) -> (new_params, new_state)``,
+    byte for byte ``update`` followed by ``apply_updates``, in one pass over the
+    tree and without keeping the updates. Call it through ``update_and_apply``.
+    """
 
     init: Callable
     update: Callable
+    apply: Callable | None = None
 
 
 def apply_updates(params: Any, updates: Any) -> Any:
     """params + updates, leaf by leaf, as new read-only arrays of the params' dtypes."""
+    return map_matching("apply_updates", add_update, params, updates)
 
-    def add(p, u):
-        new = p + u
-        if new.dtype != np.result_type(p):
-            raise DTypeError(f"apply_updates: a {np.result_type(u)} update would turn a "
-                             f"{np.result_type(p)} parameter into {new.dtype}")
-        return readonly(new)
 
-    return map_matching("apply_updates", add, params, updates)
+def add_update(p: Any, u: Any, scratch: bool = False) -> np.ndarray:
+    """p + u as a read-only array of p's dtype, written into ``u`` when it is ``scratch``
+    (a fresh array nobody else holds)."""
+    if scratch and u.dtype == p.dtype:
+        return readonly(np.add(p, u, out=u))
+    new = p + u
+    if new.dtype != np.result_type(p):
+        raise DTypeError(f"apply_updates: a {np.result_type(u)} update would turn a "
+                         f"{np.result_type(p)} parameter into {new.dtype}")
+    return readonly(new)
+
+
+def update_and_apply(transform: Transform, grads: Any, state: Any, params: Any) -> tuple[Any, Any]:
+    """``(apply_updates(params, updates), new_state)`` for ``updates, new_state =
+    transform.update(grads, state, params)``; in one pass where the transform offers
+    ``apply``, with the same bytes."""
+    if transform.apply is not None:
+        return transform.apply(grads, state, params)
+    updates, state = transform.update(grads, state, params)
+    return apply_updates(params, updates), state
+
+
+class LeafUpdate(NamedTuple):
+    """One step of a per-leaf transform, as ``prepare`` in ``leafwise`` returns it.
+
+    ``leaf(g, *state_leaves[, p]) -> (update, *new_state_leaves)`` returns fresh
+    arrays (the update may be one of the new state leaves); ``states`` are the
+    state's trees, matched leaf by leaf with the gradients; ``make_state`` builds
+    the new state from the new trees; ``with_params`` passes each param leaf last.
+    """
+
+    leaf: Callable
+    states: tuple
+    make_state: Callable
+    with_params: bool = False
+
+
+def leafwise(where: str, init: Callable, prepare: Callable) -> Transform:
+    """A ``Transform`` that works leaf by leaf, with ``update`` and the fused ``apply``.
+
+    ``prepare(grads, state, params) -> LeafUpdate`` checks the state and reads
+    the step's scalars (learning rate, corrections); the leaf function then
+    runs once per leaf, in one pass over the trees.
+    """
+
+    def update(grads, state, params=None):
+        step = prepare(grads, state, params)
+
+        def frozen(*leaves):
+            u, *new = step.leaf(*leaves)
+            u_frozen = readonly(u)
+            return (u_frozen, *[u_frozen if s is u else readonly(s) for s in new])
+
+        trees = (grads, *step.states) + ((params,) if step.with_params else ())
+        updates, *states = map_unzip(where, 1 + len(step.states), frozen, *trees)
+        return updates, step.make_state(*states)
+
+    def apply(grads, state, params):
+        step = prepare(grads, state, params)
+
+        def applied(g, *rest):
+            u, *new = step.leaf(g, *rest) if step.with_params else step.leaf(g, *rest[:-1])
+            # Written in place when u is a fresh array that no input or new state holds.
+            scratch = (u.base is None and u.flags.writeable
+                       and not any(u is a for a in (g, *rest, *new)))
+            return (add_update(rest[-1], u, scratch), *[readonly(s) for s in new])
+
+        new_params, *states = map_unzip(where, 1 + len(step.states), applied,
+                                        grads, *step.states, params)
+        return new_params, step.make_state(*states)
+
+    return Transform(init, update, apply)
 
 
 def map_matching(where: str, f: Callable, first: Any, *rest: Any) -> Any:
     """``tree.map`` over trees whose structures and leaf shapes must agree; errors say
     which transform met them."""
+    structure, columns = _zip_leaves(where, first, rest)
+    return tree.unflatten(structure, [f(*leaves) for leaves in columns])
 
-    def same_shapes(leaf, *others):
-        shape = getattr(leaf, "shape", ())  # this runs for every leaf of every update
-        for other in others:
+
+def _zip_leaves(where: str, first: Any, rest: tuple) -> tuple[Any, list[tuple]]:
+    """``first``'s structure and, per leaf, the tuple of that leaf in every tree;
+    ``TreeError`` or ``ShapeError`` unless the trees and their leaf shapes agree."""
+    leaves, structure = tree.flatten(first)
+    others = [tree.flatten(t) for t in rest]
+    if any(other_structure != structure for _, other_structure in others):
+        try:  # tree.map names the first path where they differ
+            tree.map(lambda *_: None, first, *rest)
+        except TreeError as exc:
+            raise TreeError(f"{where}: the trees do not match (was the state made by init "
+                            f"for these params?): {exc}") from exc
+    columns = list(zip(leaves, *(other_leaves for other_leaves, _ in others)))
+    for column in columns:
+        shape = getattr(column[0], "shape", ())
+        for other in column[1:]:
             if getattr(other, "shape", ()) != shape:
                 raise ShapeError(f"{where}: leaf shapes differ, {shape} and {np.shape(other)} "
                                  f"(was the state made by init for these params?)")
-        return f(leaf, *others)
-
-    try:
-        return tree.map(same_shapes, first, *rest)
-    except TreeError as exc:
-        raise TreeError(f"{where}: the trees do not match (was the state made by init "
-                        f"for these params?): {exc}") from exc
+    return structure, columns
 
 
 def check_state(where: str, state: Any, record: type) -> None:
@@ -78,21 +161,13 @@ def map_unzip(where: str, n: int, f: Callable, first: Any, *rest: Any) -> tuple:
 
     Returns ``n`` trees shaped like ``first``, the i-th holding every leaf's
     i-th output. ``f`` runs once per leaf, so an optimizer computes its new
-    moments and its update in one pass; the extra trees only re-thread
-    structure. The i-th tree is rebuilt by walking ``first`` again, which
-    visits its leaves in the same order as the pass that called ``f``.
+    moments and its update in one pass.
     """
-    outputs = []
-
-    def first_output(*leaves):
-        outputs.append(f(*leaves))
-        return outputs[-1][0]
-
-    trees = [map_matching(where, first_output, first, *rest)]
-    for i in range(1, n):
-        per_leaf = iter(outputs)
-        trees.append(tree.map(lambda _: next(per_leaf)[i], first))
-    return tuple(trees)
+    structure, columns = _zip_leaves(where, first, rest)
+    outputs = [f(*leaves) for leaves in columns]
+    if not outputs:
+        return (tree.unflatten(structure, []),) * n
+    return tuple(tree.unflatten(structure, list(column)) for column in zip(*outputs))
 
 
 def learning_rate(lr: float | Schedule, step: int) -> float:
@@ -114,20 +189,31 @@ def check_learning_rate(where: str, lr: float | Schedule) -> None:
 def chain(*transforms: Transform) -> Transform:
     """Apply ``transforms`` in order, each to the updates of the one before.
 
-    The state is the tuple of the transforms' states.
+    The state is the tuple of the transforms' states. ``apply`` runs the last
+    transform's own ``apply`` (or its ``update`` and ``apply_updates``).
     """
 
     def init(params):
         return tuple(t.init(params) for t in transforms)
 
-    def update(grads, state, params=None):
+    def through(grads, state, params, count):
+        """The first ``count`` transforms' updates and new states."""
         if not isinstance(state, tuple) or len(state) != len(transforms):
             raise TreeError(f"chain: expected a state tuple of {len(transforms)} (one per "
                             f"transform), got {type(state).__name__}")
         new_states = []
-        for t, s in zip(transforms, state):
+        for t, s in zip(transforms[:count], state):
             grads, s = t.update(grads, s, params)
             new_states.append(s)
+        return grads, new_states
+
+    def update(grads, state, params=None):
+        grads, new_states = through(grads, state, params, len(transforms))
         return grads, tuple(new_states)
 
-    return Transform(init, update)
+    def apply(grads, state, params):
+        grads, new_states = through(grads, state, params, len(transforms) - 1)
+        params, last = update_and_apply(transforms[-1], grads, state[-1], params)
+        return params, (*new_states, last)
+
+    return Transform(init, update, apply if transforms else None)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fnn import optim
-from fnn.errors import TreeError
+from fnn.errors import DTypeError, TreeError
 from fnn.layers import DenseParams
 from fnn.testing import assert_trees_equal
 from tests.helpers import all_arrays
@@ -95,3 +95,61 @@ def test_grads_shaped_unlike_the_state_are_refused(transform):
     if all_arrays(state):  # a state that holds arrays knows the tree it was made for
         with pytest.raises(TreeError, match="state made by init"):
             transform.update(grads[:2], state, params)
+
+
+def updated_then_applied(transform, params, grads, steps=3):
+    state = transform.init(params)
+    for _ in range(steps):
+        updates, state = transform.update(grads, state, params)
+        params = optim.apply_updates(params, updates)
+    return params, state
+
+
+def applied_at_once(transform, params, grads, steps=3):
+    state = transform.init(params)
+    for _ in range(steps):
+        params, state = optim.update_and_apply(transform, grads, state, params)
+    return params, state
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_update_and_apply_gives_the_bytes_of_update_then_apply_updates(transform, dtype):
+    params, grads = params_and_grads(dtype)
+    assert transform.apply is not None  # every optimizer here takes the one-pass route
+    assert_trees_equal(applied_at_once(transform, params, grads),
+                       updated_then_applied(transform, params, grads))
+
+
+def test_update_and_apply_is_pure_and_returns_frozen_arrays(transform):
+    params, grads = params_and_grads(np.float32)
+    copies = [a.copy() for a in all_arrays((params, grads))]
+    new_params, state = applied_at_once(transform, params, grads)
+    assert_trees_equal((new_params, state), applied_at_once(transform, params, grads))
+    for before, after in zip(copies, all_arrays((params, grads))):
+        np.testing.assert_array_equal(before, after)
+    for array in all_arrays((new_params, state)):
+        assert not array.flags.writeable and array.dtype == np.float32
+    # the new params share no memory with the state (the update was written in place)
+    for p in all_arrays(new_params):
+        assert not any(np.shares_memory(p, s) for s in all_arrays(state))
+
+
+def test_update_and_apply_refuses_what_apply_updates_refuses(transform):
+    params, grads = params_and_grads(np.float32)
+    state = transform.init(params)
+    if all_arrays(state):
+        with pytest.raises(TreeError, match="state made by init"):
+            optim.update_and_apply(transform, grads[:2], state, params)
+    wide = optim.sgd(0.1)
+    with pytest.raises(DTypeError, match="float64 update would turn a float32 parameter"):
+        optim.update_and_apply(wide, params_and_grads(np.float64)[1], wide.init(params), params)
+
+
+def test_a_transform_without_apply_goes_through_update_and_apply_updates():
+    params, grads = params_and_grads()
+    clip = optim.clip_by_global_norm(0.5)
+    assert clip.apply is None and optim.chain().apply is None
+    assert_trees_equal(applied_at_once(clip, params, grads),
+                       updated_then_applied(clip, params, grads))
+    assert_trees_equal(applied_at_once(optim.chain(optim.momentum(0.1), clip), params, grads),
+                       updated_then_applied(optim.chain(optim.momentum(0.1), clip), params, grads))
