@@ -236,7 +236,8 @@ def flatten(tree: Tree) -> tuple[list, Any]:
     trees many times (an optimizer, every step) checks them cheaply.
     """
     out: list = []
-    return out, _structure(tree, out)
+    nested = _structure(tree, out)
+    return out, (len(out), nested)
 
 
 def _structure(node: Tree, out: list) -> Any:
@@ -246,29 +247,32 @@ def _structure(node: Tree, out: list) -> Any:
     if kind == _LEAF:
         out.append(node)
         return _A_LEAF
-    keys = tuple(_keys(node)) if kind == _DICT else None
-    return (type(node), kind, keys, tuple([_structure(child, out) for child in _values(node, kind)]))
+    shape = []
+    for child in _values(node, kind):
+        if type(child) is np.ndarray:  # the common leaf, without a call
+            out.append(child)
+            shape.append(_A_LEAF)
+        else:
+            shape.append(_structure(child, out))
+    return (type(node), kind, tuple(_keys(node)) if kind == _DICT else None, tuple(shape))
 
 
 def unflatten(structure: Any, leaves: list) -> Tree:
     """The tree of ``structure`` (from ``flatten``) holding ``leaves`` in traversal order."""
-    remaining = iter(leaves)
-    tree = _build(structure, remaining)
-    if next(remaining, remaining) is not remaining:
-        raise TreeError(f"unflatten: more leaves than the structure holds ({len(leaves)})")
-    return tree
+    count, nested = structure
+    if len(leaves) != count:
+        raise TreeError(f"unflatten: the structure holds {count} leaves, got {len(leaves)}")
+    return _build(nested, iter(leaves))
 
 
-def _build(structure: Any, remaining: Iterator) -> Tree:
-    if structure is None:
+def _build(nested: Any, remaining: Iterator) -> Tree:
+    if nested is None:
         return None
-    if structure is _A_LEAF:
-        leaf = next(remaining, remaining)
-        if leaf is remaining:
-            raise TreeError("unflatten: fewer leaves than the structure holds")
-        return leaf
-    cls, kind, keys, children = structure
-    return _make(cls, kind, keys, [_build(child, remaining) for child in children])
+    if nested is _A_LEAF:
+        return next(remaining)
+    cls, kind, keys, children = nested
+    return _make(cls, kind, keys, [next(remaining) if child is _A_LEAF else _build(child, remaining)
+                                   for child in children])
 
 
 def leaves_with_paths(tree: Tree) -> list[tuple[str, Any]]:

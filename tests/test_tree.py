@@ -106,7 +106,7 @@ def test_structures_are_equal_exactly_when_the_trees_zip(other):
 
 def test_unflatten_refuses_the_wrong_number_of_leaves():
     _, structure = tree.flatten((1, {"a": 2}))
-    with pytest.raises(TreeError, match="fewer leaves"):
+    with pytest.raises(TreeError, match="the structure holds 2 leaves, got 1"):
         tree.unflatten(structure, [1])
-    with pytest.raises(TreeError, match="more leaves"):
+    with pytest.raises(TreeError, match="the structure holds 2 leaves, got 3"):
         tree.unflatten(structure, [1, 2, 3])

@@ -110,8 +110,7 @@ def leafwise(where: str, init: Callable, prepare: Callable) -> Transform:
         def applied(g, *rest):
             u, *new = step.leaf(g, *rest) if step.with_params else step.leaf(g, *rest[:-1])
             # Written in place when u is a fresh array that no input or new state holds.
-            scratch = (u.base is None and u.flags.writeable
-                       and not any(u is a for a in (g, *rest, *new)))
+            scratch = u.base is None and u.flags.writeable and _holds_none_of(u, g, *rest, *new)
             return (add_update(rest[-1], u, scratch), *[readonly(s) for s in new])
 
         new_params, *states = map_unzip(where, 1 + len(step.states), applied,
@@ -139,14 +138,14 @@ def _zip_leaves(where: str, first: Any, rest: tuple) -> tuple[Any, list[tuple]]:
         except TreeError as exc:
             raise TreeError(f"{where}: the trees do not match (was the state made by init "
                             f"for these params?): {exc}") from exc
-    columns = list(zip(leaves, *(other_leaves for other_leaves, _ in others)))
-    for column in columns:
-        shape = getattr(column[0], "shape", ())
-        for other in column[1:]:
-            if getattr(other, "shape", ()) != shape:
-                raise ShapeError(f"{where}: leaf shapes differ, {shape} and {np.shape(other)} "
-                                 f"(was the state made by init for these params?)")
-    return structure, columns
+    shapes = [getattr(leaf, "shape", ()) for leaf in leaves]  # Python scalars: ()
+    for other_leaves, _ in others:
+        other_shapes = [getattr(leaf, "shape", ()) for leaf in other_leaves]
+        if other_shapes != shapes:
+            shape, other = next(pair for pair in zip(shapes, other_shapes) if pair[0] != pair[1])
+            raise ShapeError(f"{where}: leaf shapes differ, {shape} and {other} "
+                             f"(was the state made by init for these params?)")
+    return structure, list(zip(leaves, *(other_leaves for other_leaves, _ in others)))
 
 
 def check_state(where: str, state: Any, record: type) -> None:
@@ -184,6 +183,13 @@ def check_learning_rate(where: str, lr: float | Schedule) -> None:
     if not callable(lr):
         settings.number(where, "lr", lr, lambda x: 0.0 < x < math.inf,
                         "a positive number or a schedule")
+
+
+def _holds_none_of(u: np.ndarray, *arrays: Any) -> bool:
+    for a in arrays:
+        if a is u:
+            return False
+    return True
 
 
 def chain(*transforms: Transform) -> Transform:
