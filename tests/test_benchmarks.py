@@ -15,8 +15,9 @@ def one_step(workload):
 
 
 @pytest.mark.parametrize("make", [mlp.w1, mlp.w2])
-def test_fused_mlp_steps_match_fnn(make):
-    workload = make(batch=8)
+@pytest.mark.parametrize("batch", [1, 8])  # a batch of one takes np.dot's route in both
+def test_fused_mlp_steps_match_fnn(make, batch):
+    workload = make(batch=batch)
     fused = workload.variants["fused"].__self__
     new_ts = one_step(workload)
     dense = [p for p in new_ts.params if p is not None]
