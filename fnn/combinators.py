@@ -55,6 +55,8 @@ def sequential(*layers: Layer) -> Layer:
     def forward(params, state, x, *, key=None, train=False):
         check_tree("params", params)
         check_tree("state", state)
+        if key is not None:
+            random.check_key(key)  # also where no child reads it
         # Child i gets split(key, n)[i] when it reads a key, None otherwise.
         keys = [random.child(key, i) if key is not None and layer.uses_key else None
                 for i, layer in enumerate(layers)]

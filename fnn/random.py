@@ -19,7 +19,7 @@ from fnn.core import array_field
 from fnn.errors import ConfigError
 from fnn.settings import integer
 
-__all__ = ["Key", "key", "split", "child", "normal", "uniform", "bernoulli", "permutation"]
+__all__ = ["Key", "key", "check_key", "split", "child", "normal", "uniform", "bernoulli", "permutation"]
 
 
 def _check_words(instance: object, attribute: object, value: np.ndarray) -> None:
@@ -45,14 +45,15 @@ def key(seed: int) -> Key:
     return Key(np.random.SeedSequence(int(seed)).generate_state(2, np.uint64))
 
 
-def _check_key(k: object) -> None:
+def check_key(k: object) -> None:
+    """Raise ``ConfigError`` unless ``k`` is a ``Key``."""
     if not isinstance(k, Key):
         raise ConfigError(f"expected an fnn.random.Key (make one with fnn.random.key(seed)), "
                         f"got {type(k).__name__}")
 
 
 def _generator(k: Key) -> np.random.Generator:
-    _check_key(k)
+    check_key(k)
     return np.random.Generator(np.random.Philox(key=k.data))
 
 
@@ -62,7 +63,7 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     Child i depends on ``k`` and i alone, so ``split(k, n)[:m] == split(k, m)``
     for m ≤ n: the keys of the first epochs do not depend on how many follow.
     """
-    _check_key(k)
+    check_key(k)
     num = integer("split", "num", num)
     parent = k.data.astype("<u8").tobytes()  # the same children on any byte order
     return tuple(_child(parent, i) for i in range(num))
@@ -70,8 +71,10 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
 
 def child(k: Key, index: int) -> Key:
     """``split(k, n)[index]`` for any n > ``index``, without deriving the others."""
-    _check_key(k)
+    check_key(k)
     index = integer("child", "index", index, 0)
+    if index >= 2**64:
+        raise ConfigError(f"child: index must be below 2**64, got {index}")
     return _child(k.data.astype("<u8").tobytes(), index)
 
 

@@ -229,8 +229,11 @@ _A_LEAF = object()  # where a structure holds a leaf
 
 
 def flatten(tree: Tree) -> tuple[list, Any]:
-    """``(leaves(tree), structure)``: ``structure`` is a hashable value, equal for two
-    trees exactly when ``map`` can zip them, from which ``unflatten`` rebuilds the tree.
+    """``(leaves(tree), structure)``: ``structure`` is a hashable value from which
+    ``unflatten`` rebuilds the tree. Two structures are equal exactly when the trees
+    hold the same containers (types, lengths, dict keys, record classes) with leaves
+    in the same places; then ``map`` can zip them (it also zips a dict with a dict
+    subclass of the same keys, whose structures differ).
 
     Comparing structures is one tuple comparison, so code that zips several
     trees many times (an optimizer, every step) checks them cheaply.

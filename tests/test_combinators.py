@@ -108,3 +108,10 @@ def test_fnn_layers_say_whether_they_read_a_key():
                                       layers.batch_norm(), layers.dropout(0.5))
              if layer.uses_key}
     assert reads == {layers.dropout(0.5).name}
+
+
+def test_a_key_that_is_not_a_key_is_refused_even_where_no_child_reads_it():
+    model = fnn.sequential(layers.dense(2), layers.relu())
+    params, state, _ = model.init(random.key(0), (3,))
+    with pytest.raises(TypeError, match="fnn.random.Key"):
+        model.forward(params, state, np.ones((1, 3), np.float32), key=0)

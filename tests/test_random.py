@@ -81,3 +81,8 @@ def test_child_is_the_split_child_alone():
         random.child(k, -1)
     with pytest.raises(TypeError, match="fnn.random.Key"):
         random.child(12, 0)
+
+
+def test_child_index_must_fit_the_key_derivation():
+    with pytest.raises(ValueError, match="below 2\\*\\*64"):
+        random.child(random.key(0), 2**64)

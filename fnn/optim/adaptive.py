@@ -62,7 +62,7 @@ def adagrad(lr: float | Schedule = 0.01, eps: float = 1e-7) -> Transform:
             return u, h
 
         return LeafUpdate(leaf, (state.sum_of_squares,),
-                          lambda h: AdagradState(state.step + 1, h))
+                          lambda h: AdagradState(state.step + 1, h), fresh_update=True)
 
     return leafwise("adagrad", init, prepare)
 
@@ -97,7 +97,8 @@ def rmsprop(lr: float | Schedule = 0.01, decay: float = 0.99, eps: float = 1e-8)
             u *= -rate
             return u, h
 
-        return LeafUpdate(leaf, (state.nu,), lambda nu: RmspropState(state.step + 1, nu))
+        return LeafUpdate(leaf, (state.nu,), lambda nu: RmspropState(state.step + 1, nu),
+                          fresh_update=True)
 
     return leafwise("rmsprop", init, prepare)
 
@@ -184,6 +185,6 @@ def _adam(where: str, lr: float | Schedule, b1: float, b2: float, eps: float,
             return u, m, v
 
         return LeafUpdate(leaf, (state.mu, state.nu), lambda mu, nu: AdamState(t, mu, nu),
-                          with_params=bool(weight_decay))
+                          with_params=bool(weight_decay), fresh_update=True)
 
     return leafwise(where, init, prepare)

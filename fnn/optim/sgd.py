@@ -47,7 +47,8 @@ def sgd(lr: float | Schedule = 0.01) -> Transform:
     def prepare(grads, state, params):
         check_state("sgd", state, SgdState)
         scale = -learning_rate(lr, state.step)
-        return LeafUpdate(lambda g: (g * scale,), (), lambda: SgdState(state.step + 1))
+        return LeafUpdate(lambda g: (g * scale,), (), lambda: SgdState(state.step + 1),
+                          fresh_update=True)
 
     return leafwise("sgd", init, prepare)
 
@@ -110,6 +111,7 @@ def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
             return u, v
 
         return LeafUpdate(leaf, (state.velocity,),
-                          lambda velocity: MomentumState(state.step + 1, velocity))
+                          lambda velocity: MomentumState(state.step + 1, velocity),
+                          fresh_update=True)
 
     return leafwise("nesterov", init, prepare)

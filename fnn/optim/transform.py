@@ -34,7 +34,10 @@ class Transform:
 
     ``apply`` is optional: ``apply(grads, state, params) -> (new_params, new_state)``,
     byte for byte ``update`` followed by ``apply_updates``, in one pass over the
-    tree and without keeping the updates. Call it through ``update_and_apply``.
+    tree and without keeping the updates. Call it through ``update_and_apply``,
+    which uses it only with the ``update`` it was made for (``apply.update is
+    update``, as ``leafwise`` and ``chain`` make them): a transform whose ``update``
+    was replaced, with ``attrs.evolve`` say, runs that ``update`` and ``apply_updates``.
     """
 
     init: Callable
@@ -50,9 +53,9 @@ def apply_updates(params: Any, updates: Any) -> Any:
 def add_update(p: Any, u: Any, scratch: bool = False) -> np.ndarray:
     """p + u as a read-only array of p's dtype, written into ``u`` when it is ``scratch``
     (a fresh array nobody else holds)."""
-    if scratch and u.dtype == p.dtype:
+    if scratch and type(u) is np.ndarray and type(p) is np.ndarray and u.dtype == p.dtype:
         return readonly(np.add(p, u, out=u))
-    new = p + u
+    new = np.add(p, u)  # a numpy scalar, never a Python one, for scalar leaves
     if new.dtype != np.result_type(p):
         raise DTypeError(f"apply_updates: a {np.result_type(u)} update would turn a "
                          f"{np.result_type(p)} parameter into {new.dtype}")
@@ -62,9 +65,10 @@ def add_update(p: Any, u: Any, scratch: bool = False) -> np.ndarray:
 def update_and_apply(transform: Transform, grads: Any, state: Any, params: Any) -> tuple[Any, Any]:
     """``(apply_updates(params, updates), new_state)`` for ``updates, new_state =
     transform.update(grads, state, params)``; in one pass where the transform offers
-    ``apply``, with the same bytes."""
-    if transform.apply is not None:
-        return transform.apply(grads, state, params)
+    ``apply`` (see ``Transform``), with the same bytes."""
+    apply = getattr(transform, "apply", None)  # optax-style (init, update) pairs have none
+    if apply is not None and getattr(apply, "update", None) is transform.update:
+        return apply(grads, state, params)
     updates, state = transform.update(grads, state, params)
     return apply_updates(params, updates), state
 
@@ -72,16 +76,19 @@ def update_and_apply(transform: Transform, grads: Any, state: Any, params: Any) 
 class LeafUpdate(NamedTuple):
     """One step of a per-leaf transform, as ``prepare`` in ``leafwise`` returns it.
 
-    ``leaf(g, *state_leaves[, p]) -> (update, *new_state_leaves)`` returns fresh
-    arrays (the update may be one of the new state leaves); ``states`` are the
-    state's trees, matched leaf by leaf with the gradients; ``make_state`` builds
-    the new state from the new trees; ``with_params`` passes each param leaf last.
+    ``leaf(g, *state_leaves[, p]) -> (update, *new_state_leaves)``; ``states`` are
+    the state's trees, matched leaf by leaf with the gradients; ``make_state``
+    builds the new state from the new trees; ``with_params`` passes each param
+    leaf last. ``fresh_update`` promises that every update is a new array that
+    nothing else holds (not a state leaf, not an input), so that ``apply`` may
+    write the new params into it instead of allocating.
     """
 
     leaf: Callable
     states: tuple
     make_state: Callable
     with_params: bool = False
+    fresh_update: bool = False
 
 
 def leafwise(where: str, init: Callable, prepare: Callable) -> Transform:
@@ -109,14 +116,13 @@ def leafwise(where: str, init: Callable, prepare: Callable) -> Transform:
 
         def applied(g, *rest):
             u, *new = step.leaf(g, *rest) if step.with_params else step.leaf(g, *rest[:-1])
-            # Written in place when u is a fresh array that no input or new state holds.
-            scratch = u.base is None and u.flags.writeable and _holds_none_of(u, g, *rest, *new)
-            return (add_update(rest[-1], u, scratch), *[readonly(s) for s in new])
+            return (add_update(rest[-1], u, step.fresh_update), *[readonly(s) for s in new])
 
         new_params, *states = map_unzip(where, 1 + len(step.states), applied,
                                         grads, *step.states, params)
         return new_params, step.make_state(*states)
 
+    apply.update = update
     return Transform(init, update, apply)
 
 
@@ -164,8 +170,8 @@ def map_unzip(where: str, n: int, f: Callable, first: Any, *rest: Any) -> tuple:
     """
     structure, columns = _zip_leaves(where, first, rest)
     outputs = [f(*leaves) for leaves in columns]
-    if not outputs:
-        return (tree.unflatten(structure, []),) * n
+    if not outputs:  # one container per output, even when empty
+        return tuple(tree.unflatten(structure, []) for _ in range(n))
     return tuple(tree.unflatten(structure, list(column)) for column in zip(*outputs))
 
 
@@ -183,13 +189,6 @@ def check_learning_rate(where: str, lr: float | Schedule) -> None:
     if not callable(lr):
         settings.number(where, "lr", lr, lambda x: 0.0 < x < math.inf,
                         "a positive number or a schedule")
-
-
-def _holds_none_of(u: np.ndarray, *arrays: Any) -> bool:
-    for a in arrays:
-        if a is u:
-            return False
-    return True
 
 
 def chain(*transforms: Transform) -> Transform:
@@ -222,4 +221,5 @@ def chain(*transforms: Transform) -> Transform:
         params, last = update_and_apply(transforms[-1], grads, state[-1], params)
         return params, (*new_states, last)
 
+    apply.update = update
     return Transform(init, update, apply if transforms else None)

@@ -1,9 +1,15 @@
+from typing import Callable, NamedTuple
+
+import attrs
 import numpy as np
 import pytest
 
+import fnn
 from fnn import optim
 from fnn.errors import TreeError
 from fnn.layers import DenseParams
+from fnn.optim.transform import LeafUpdate, leafwise
+from fnn.testing import assert_trees_equal
 
 
 def test_apply_updates_adds_leafwise_into_read_only_arrays():
@@ -24,3 +30,64 @@ def test_apply_updates_refuses_mismatched_trees():
 def test_chain_checks_its_state():
     with pytest.raises(TreeError, match="chain"):
         optim.chain(optim.sgd(0.1)).update(np.ones(1), optim.sgd(0.1).init(None))
+
+
+def test_update_and_apply_takes_python_scalar_leaves():
+    params, grads = (np.array(1.0), 2.0), (0.5, 0.25)
+    transform = optim.sgd(0.1)
+    new, _ = optim.update_and_apply(transform, grads, transform.init(params), params)
+    updates, _ = transform.update(grads, transform.init(params), params)
+    assert_trees_equal(new, optim.apply_updates(params, updates))
+
+
+def test_a_replaced_update_is_not_bypassed_by_the_fused_apply():
+    params = (np.ones(3),)
+    zeros = attrs.evolve(optim.adam(0.1), update=lambda g, s, p=None: (
+        fnn.tree.map(np.zeros_like, g), s))
+    new, _ = optim.update_and_apply(zeros, params, zeros.init(params), params)
+    np.testing.assert_array_equal(new[0], np.ones(3))
+
+
+class PlainTransform(NamedTuple):
+    """An optax-style pair without ``apply``."""
+
+    init: Callable
+    update: Callable
+
+
+def test_transforms_without_apply_train_through_update():
+    sgd = optim.sgd(0.5)
+    plain = PlainTransform(sgd.init, sgd.update)
+    params, grads = (np.ones(2),), (np.ones(2),)
+    new, _ = optim.update_and_apply(plain, grads, plain.init(params), params)
+    np.testing.assert_array_equal(new[0], [0.5, 0.5])
+    new, _ = optim.update_and_apply(optim.chain(optim.momentum(0.1), plain), grads,
+                                    optim.chain(optim.momentum(0.1), plain).init(params), params)
+    np.testing.assert_array_equal(new[0], [1.05, 1.05])  # sgd negates momentum's -0.1·g
+    model = fnn.sequential(fnn.layers.dense(2))
+    step = fnn.make_train_step(model, fnn.losses.mse(), plain)
+    ts = fnn.init_train_state(model, plain, fnn.random.key(0), (3,))
+    step(ts, np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32))
+
+
+def test_a_leafwise_update_is_written_into_only_when_promised_fresh():
+    held = np.full(3, -0.5)
+
+    def prepare(grads, state, params, fresh=False):
+        return LeafUpdate(lambda g: (held,), (), lambda: optim.SgdState(state.step + 1),
+                          fresh_update=fresh)
+
+    transform = leafwise("held", lambda params: optim.SgdState(0), prepare)
+    params = (np.ones(3), np.full(3, 10.0))
+    new, _ = optim.update_and_apply(transform, (np.zeros(3), np.zeros(3)),
+                                    transform.init(params), params)
+    np.testing.assert_array_equal(held, np.full(3, -0.5))
+    np.testing.assert_array_equal(new[0], np.full(3, 0.5))
+    np.testing.assert_array_equal(new[1], np.full(3, 9.5))
+
+
+def test_leafless_trees_give_a_container_per_output():
+    transform = optim.adam()
+    new, state = optim.update_and_apply(transform, [], transform.init([]), [])
+    assert new == [] and state.mu == [] and state.nu == []
+    assert new is not state.mu and state.mu is not state.nu
