@@ -47,12 +47,6 @@ class InPlaceOptimizer:
             p -= tmp
 
 
-def weight_grad_into(x: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
-    """xᵀ·dz into ``out``: through np.dot for a batch of one, as fnn's dense does
-    (numpy's matmul runs that outer product through a slow generic loop)."""
-    (np.dot if len(x) == 1 else np.matmul)(x.T, dz, out=out)
-
-
 def softmax_cross_entropy_grad(logits: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> None:
     """Turn ``logits`` into dE/dlogits = (softmax − one_hot) / batch, in place."""
     logits -= logits.max(axis=1, keepdims=True)

@@ -12,9 +12,10 @@ import numpy as np
 
 import fnn
 from fnn import layers, optim
+from fnn.layers.dense import weight_grad
 
 from benchmarks.fused import ADAM, LEARNING_RATE, MOMENTUM, InPlaceOptimizer, \
-    softmax_cross_entropy_grad, weight_grad_into
+    softmax_cross_entropy_grad
 from benchmarks.harness import Workload, fnn_step, nbytes
 
 
@@ -61,7 +62,7 @@ class FusedMLP:
         np.copyto(dz[-1], self.z[-1])
         softmax_cross_entropy_grad(dz[-1], self.t, self.rows)
         for i in range(len(self.w) - 1, -1, -1):
-            weight_grad_into(inputs[i], dz[i], self.gw[i])
+            weight_grad(inputs[i], dz[i], out=self.gw[i])  # np.dot at batch 1, as fnn
             np.sum(dz[i], axis=0, out=self.gb[i])
             if i > 0:
                 np.matmul(dz[i], self.w[i].T, out=dz[i - 1])
@@ -74,7 +75,7 @@ class FusedMLP:
         for i, w in enumerate(self.w):
             np.matmul(inputs[i], w, out=self.z[i])
         for i in range(len(self.w) - 1, -1, -1):
-            weight_grad_into(inputs[i], self.dz[i], self.gw[i])
+            weight_grad(inputs[i], self.dz[i], out=self.gw[i])
             if i > 0:
                 np.matmul(self.dz[i], self.w[i].T, out=self.dz[i - 1])
 

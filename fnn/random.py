@@ -65,7 +65,7 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     """
     check_key(k)
     num = integer("split", "num", num)
-    parent = k.data.astype("<u8").tobytes()  # the same children on any byte order
+    parent = _parent_bytes(k)
     return tuple(_child(parent, i) for i in range(num))
 
 
@@ -75,7 +75,11 @@ def child(k: Key, index: int) -> Key:
     index = integer("child", "index", index, 0)
     if index >= 2**64:
         raise ConfigError(f"child: index must be below 2**64, got {index}")
-    return _child(k.data.astype("<u8").tobytes(), index)
+    return _child(_parent_bytes(k), index)
+
+
+def _parent_bytes(k: Key) -> bytes:
+    return k.data.astype("<u8").tobytes()  # the same children on any byte order
 
 
 def _child(parent: bytes, index: int) -> Key:

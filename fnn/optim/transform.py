@@ -170,9 +170,7 @@ def map_unzip(where: str, n: int, f: Callable, first: Any, *rest: Any) -> tuple:
     """
     structure, columns = _zip_leaves(where, first, rest)
     outputs = [f(*leaves) for leaves in columns]
-    if not outputs:  # one container per output, even when empty
-        return tuple(tree.unflatten(structure, []) for _ in range(n))
-    return tuple(tree.unflatten(structure, list(column)) for column in zip(*outputs))
+    return tuple(tree.unflatten(structure, [out[i] for out in outputs]) for i in range(n))
 
 
 def learning_rate(lr: float | Schedule, step: int) -> float:
