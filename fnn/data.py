@@ -18,7 +18,7 @@ from fnn.core import freeze
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
 from fnn.settings import integer
 
-__all__ = ["check_pairs", "batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
+__all__ = ["check_pairs", "check_labels", "batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
            "load_digits"]
 
 
@@ -29,6 +29,16 @@ def check_pairs(where: str, x: Any, t: Any) -> int:
         raise ShapeError(f"{where}: x and t must hold the same number of samples, got x of "
                          f"shape {np.shape(x)} and t of shape {np.shape(t)}")
     return n[0] if n else 0
+
+
+def check_labels(where: str, labels: np.ndarray, num_classes: int) -> None:
+    """Raise ``DataError`` naming the first bound broken unless every label lies in
+    [0, num_classes)."""
+    if labels.size:
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= num_classes:
+            raise DataError(f"{where}: labels must lie in [0, {num_classes}), "
+                            f"got {low if low < 0 else high}")
 
 
 def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | None = None,
@@ -73,9 +83,7 @@ def one_hot(labels: np.ndarray, num_classes: int, dtype: np.dtype = np.float32) 
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        bad = labels.min() if labels.min() < 0 else labels.max()
-        raise DataError(f"one_hot: labels must lie in [0, {num_classes}), got {bad}")
+    check_labels("one_hot", labels, num_classes)
     out = np.zeros(labels.shape + (num_classes,), dtype=dtype)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
     return out
@@ -176,8 +184,7 @@ def load_mnist(directory: str | os.PathLike) -> Mnist:
                 or labels.dtype != np.uint8 or len(images) != len(labels):
             raise DataError(f"{directory}: MNIST {split} files do not fit together: images "
                             f"{images.dtype}{images.shape}, labels {labels.dtype}{labels.shape}")
-        if labels.size and labels.max() > 9:
-            raise DataError(f"{label_path}: labels must lie in [0, 10), got {labels.max()}")
+        check_labels(str(label_path), labels, 10)
         splits[split] = (images, labels)
     if splits["train"] is None and splits["test"] is None:
         wanted = ", ".join(f"{stem}.gz" for pair in _MNIST_FILES.values() for stem in pair)

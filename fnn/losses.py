@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from fnn.core import Loss, check_float
+from fnn.data import check_labels
 from fnn.errors import DataError, DTypeError, ShapeError
 from fnn.layers.activations import logistic
 
@@ -70,10 +71,7 @@ def _targets(name: str, logits: np.ndarray, t: np.ndarray) -> np.ndarray:
         if t.shape != logits.shape[:1]:
             raise ShapeError(f"{name}: integer labels must have shape ({logits.shape[0]},) to "
                              f"match logits {logits.shape}, got {t.shape}")
-        low, high = t.min(), t.max()
-        if low < 0 or high >= logits.shape[1]:
-            bad = low if low < 0 else high
-            raise DataError(f"{name}: labels must lie in [0, {logits.shape[1]}), got {bad}")
+        check_labels(name, t, logits.shape[1])
     elif t.dtype.kind in "fiub":
         if t.shape != logits.shape:
             raise ShapeError(f"{name}: one-hot targets must have the logits' shape "
