@@ -45,8 +45,9 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 
 def _replace_leaf(params: Any, index: int, value: np.ndarray) -> Any:
-    counter = iter(range(len(tree.leaves(params))))
-    return tree.map(lambda leaf: value if next(counter) == index else leaf, params)
+    leaves, structure = tree.flatten(params)
+    leaves[index] = value
+    return tree.unflatten(structure, leaves)
 
 
 def layer_errors(layer: Layer, x: np.ndarray, *, params: Any = None, state: Any = None,

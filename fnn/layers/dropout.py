@@ -42,4 +42,4 @@ def dropout(rate: float) -> Layer:
     def backward(params, mask, dy):
         return (dy if mask is None else dy * mask), None
 
-    return Layer(name, init, forward, backward)
+    return Layer(name, init, forward, backward, uses_key=True)

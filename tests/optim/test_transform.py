@@ -67,7 +67,12 @@ def test_transforms_without_apply_train_through_update():
     model = fnn.sequential(fnn.layers.dense(2))
     step = fnn.make_train_step(model, fnn.losses.mse(), plain)
     ts = fnn.init_train_state(model, plain, fnn.random.key(0), (3,))
-    step(ts, np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32))
+    x, t = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    new_ts, _ = step(ts, x, t)
+    _, grads, _ = fnn.value_and_grad(model, fnn.losses.mse())(ts.params, ts.state, x, t)
+    updates, _ = sgd.update(grads, ts.opt_state, ts.params)
+    assert new_ts.step == 1
+    assert_trees_equal(new_ts.params, optim.apply_updates(ts.params, updates))
 
 
 def test_a_leafwise_update_is_written_into_only_when_promised_fresh():
