@@ -49,10 +49,13 @@ class FusedConvNet:
         self.dflat = np.empty_like(self.flat)
         self.dz = np.empty_like(self.z)
         self.dz4 = self.dz.reshape(self.z4.shape)
-        self.hit = np.empty(self.pooled.shape, bool)
-        self.claimed = np.empty(self.pooled.shape, bool)
         self.offsets = [(Ellipsis, slice(i, None, 2), slice(j, None, 2))
                         for i in range(2) for j in range(2)]
+        # the pool window's offsets copied out contiguously, and their first-maximum masks
+        self.chunks = np.empty((len(self.offsets), *self.pooled.shape), dtype)
+        self.masks = np.empty(self.chunks.shape, bool)
+        self.claimed = np.empty(self.pooled.shape, bool)
+        self.dpooled = np.empty_like(self.pooled)
         params = [self.wc, self.bc, self.w1, self.b1, self.w2, self.b2]
         self.grads = [np.empty_like(p) for p in params]
         self.optimizer = InPlaceOptimizer(params, self.grads, adam)
@@ -62,10 +65,11 @@ class FusedConvNet:
         np.matmul(self.wc, self.col, out=self.z)
         self.z += self.bc[:, None]
         np.maximum(self.z, 0, out=self.z)
-        first, *rest = self.offsets
-        np.copyto(self.pooled, self.z4[first])
-        for index in rest:
-            np.maximum(self.pooled, self.z4[index], out=self.pooled)
+        for chunk, index in zip(self.chunks, self.offsets):
+            np.copyto(chunk, self.z4[index])
+        np.maximum(self.chunks[0], self.chunks[1], out=self.pooled)
+        for chunk in self.chunks[2:]:
+            np.maximum(self.pooled, chunk, out=self.pooled)
         np.copyto(self.flat.reshape(len(self.x), FILTERS, *self.pooled.shape[2:]),
                   self.pooled.transpose(1, 0, 2, 3))
         np.matmul(self.flat, self.w1, out=self.h)
@@ -77,6 +81,13 @@ class FusedConvNet:
 
     def step(self):
         self.forward()
+        # max pool: each window's gradient goes to its first maximum
+        np.equal(self.chunks[0], self.pooled, out=self.masks[0])
+        np.copyto(self.claimed, self.masks[0])
+        for chunk, mask in zip(self.chunks[1:], self.masks[1:]):
+            np.equal(chunk, self.pooled, out=mask)
+            np.greater(mask, self.claimed, out=mask)
+            self.claimed |= mask
         gwc, gbc, gw1, gb1, gw2, gb2 = self.grads
         dlogits = self.logits
         softmax_cross_entropy_grad(dlogits, self.t, self.rows)
@@ -87,15 +98,10 @@ class FusedConvNet:
         np.matmul(self.flat.T, self.dh, out=gw1)
         np.sum(self.dh, axis=0, out=gb1)
         np.matmul(self.dh, self.w1.T, out=self.dflat)
-        dpooled = self.dflat.reshape(len(self.x), FILTERS, *self.pooled.shape[2:]).transpose(
-            1, 0, 2, 3)
-        # max pool: each window's gradient to its first maximum
-        self.claimed[...] = False
-        for index in self.offsets:
-            np.equal(self.z4[index], self.pooled, out=self.hit)
-            np.greater(self.hit, self.claimed, out=self.hit)
-            self.claimed |= self.hit
-            np.multiply(dpooled, self.hit, out=self.dz4[index])
+        np.copyto(self.dpooled, self.dflat.reshape(
+            len(self.x), FILTERS, *self.pooled.shape[2:]).transpose(1, 0, 2, 3))
+        for index, mask in zip(self.offsets, self.masks):
+            np.multiply(self.dpooled, mask, out=self.dz4[index])
         np.greater(self.z, 0, out=self.relu_mask)
         self.dz *= self.relu_mask
         np.matmul(self.dz, self.col.T, out=gwc)
@@ -120,9 +126,9 @@ def w3(batch=100, dtype=np.float32):
     fused = FusedConvNet(ts, x, t)
     fused.forward()
     # params, grads and new params; Adam's two moments, old and new; the activations
-    # (col, conv output, ReLU, pool, their gradients) and the batch
+    # (col, conv output, ReLU, pool and its masks, their gradients) and the batch
     activations = (fused.col.nbytes + 4 * fused.z.nbytes + 2 * fused.pooled.nbytes
-                   + 2 * fused.flat.nbytes)
+                   + fused.masks.nbytes + 2 * fused.flat.nbytes)
     bound = 3 * nbytes(ts.params) + 2 * nbytes(ts.opt_state) + activations + x.nbytes
     return Workload(f"W3 SimpleConvNet adam b={batch}", batch,
                     {"fnn": call, "fused": fused.step, "floor": fused.floor},

@@ -1,8 +1,9 @@
 """Max and average pooling over (height, width) windows of NCHW images.
 
 Both loop over the kh·kw offsets of the window, each step one vectorised
-operation on a strided slice holding that offset's pixel of every window;
-windows may overlap (stride < size). Neither has parameters or state.
+operation on the strided slice holding that offset's pixel of every window
+(never a loop over pixels); windows may overlap (stride < size). Neither has
+parameters or state.
 """
 
 from __future__ import annotations
@@ -18,18 +19,16 @@ __all__ = ["max_pool2d", "avg_pool2d"]
 
 
 def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] | None,
-          fwd: Callable, bwd: Callable, keep_output: bool) -> Layer:
-    """A pooling layer from ``fwd(x, slices) -> y`` and ``bwd(x, y, dy, dx, slices, overlap)``,
-    where ``slices`` are the window offsets' slices of ``x``, ``bwd`` adds into the zeroed
-    ``dx`` (or writes, when windows do not ``overlap``) and gets ``y`` if ``keep_output``."""
+          fwd: Callable, bwd: Callable) -> Layer:
+    """A pooling layer from ``fwd(x, slices, train) -> (y, extra)`` and
+    ``bwd(x, extra, dy, dx, slices, overlap)``, where ``slices`` are the window offsets'
+    slices of ``x`` and ``bwd`` fills ``dx``: it adds into it where windows ``overlap``,
+    writes otherwise. ``dx`` arrives zeroed unless the windows tile ``x`` exactly."""
     kernel = pair(kind, "size", size)
     strides = kernel if stride is None else pair(kind, "stride", stride)
     overlap = strides[0] < kernel[0] or strides[1] < kernel[1]
     name = f"{kind}({kernel[0]}x{kernel[1]}" + \
         (f", stride {strides[0]}x{strides[1]})" if strides != kernel else ")")
-
-    def slices_for(hw):
-        return offset_slices(kernel, strides, output_size(name, hw, kernel, strides))
 
     def init(key, in_shape, dtype=np.float32):
         channels, h, w = image_shape(name, in_shape)
@@ -37,47 +36,58 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
 
     def forward(params, state, x, *, key=None, train=False):
         check_images(name, x)
-        y = fwd(x, slices_for(x.shape[2:]))
+        out_hw = output_size(name, x.shape[2:], kernel, strides)
+        y, extra = fwd(x, offset_slices(kernel, strides, out_hw), train)
         # Backward needs x's shape, and its memory layout so that dx comes back in the
         # layout the previous layer produced; a ReLU before the pool caches x anyway.
-        return y, state, (x, y if keep_output else None)
+        return y, state, (x, extra)
 
     def backward(params, cache, dy):
-        x, y = cache
-        dx = np.zeros_like(x)
-        bwd(x, y, dy, dx, slices_for(x.shape[2:]), overlap)
+        x, extra = cache
+        out_hw = output_size(name, x.shape[2:], kernel, strides)
+        tiled = strides == kernel and (out_hw[0] * kernel[0], out_hw[1] * kernel[1]) == x.shape[2:]
+        dx = np.empty_like(x) if tiled else np.zeros_like(x)
+        bwd(x, extra, dy, dx, offset_slices(kernel, strides, out_hw), overlap)
         return dx, None
 
     return Layer(name, init, forward, backward, uses_key=False)
 
 
-def _first_window(x, slices):
-    # Strided slices keep x's memory layout (which, after conv2d, is channels-first) so the
-    # elementwise loops below run over matching layouts.
-    return x[slices[0]].copy(order="K")
+def _max_forward(x, slices, train):
+    # One strided copy of each window offset's pixels, in x's memory layout (channels
+    # first after conv2d), makes the max and the masks passes over contiguous arrays:
+    # several times faster than the same passes over the strided slices.
+    offsets = [x[index].copy(order="K") for index in slices]
+    y = np.maximum(offsets[0], offsets[-1])  # (one offset, for a 1x1 window: y is a copy)
+    for offset in offsets[1:-1]:
+        np.maximum(y, offset, out=y)
+    # Training keeps the masks (a byte per output per offset) for backward; evaluation
+    # keeps y, from which backward can find them if it is asked to.
+    return y, (first_maxima(offsets, y) if train else y)
 
 
-def _max_forward(x, slices):
-    y = _first_window(x, slices)
-    for index in slices[1:]:
-        np.maximum(y, x[index], out=y)
-    return y
-
-
-def _max_backward(x, y, dy, dx, slices, overlap):
-    # Offsets in row-major order; each takes the windows whose maximum it holds and
-    # no earlier offset claimed, so ties go to the first maximum. (Recomputing these
-    # masks from x and y is cheaper than recording an argmax in forward.)
-    if dy.strides != y.strides:
-        # One copy into y's layout (dy comes C-ordered from flatten) keeps the loop fast.
-        dy, given = np.empty_like(y), dy
-        dy[...] = given
-    claimed = np.zeros_like(y, dtype=bool)
-    hit = np.empty_like(claimed)
-    for index in slices:
-        np.equal(x[index], y, out=hit)
+def first_maxima(offsets, y):
+    """Per window offset (row-major), a bool mask of the windows whose first maximum it
+    holds: each window's maximum is claimed by exactly one offset."""
+    masks = [np.equal(offsets[0], y)]
+    claimed = masks[0].copy()
+    for offset in offsets[1:]:
+        hit = np.equal(offset, y)
         np.greater(hit, claimed, out=hit)
         claimed |= hit
+        masks.append(hit)
+    return masks
+
+
+def _max_backward(x, extra, dy, dx, slices, overlap):
+    masks = first_maxima([x[index] for index in slices], extra) if isinstance(
+        extra, np.ndarray) else extra
+    # dy in the masks' layout (it comes C-ordered from flatten) keeps each pass one sweep.
+    layout = np.empty_like(masks[0], dtype=dy.dtype)
+    if layout.strides != dy.strides:
+        layout[...] = dy
+        dy = layout
+    for index, hit in zip(slices, masks):
         if overlap:
             dx[index] += dy * hit
         else:
@@ -88,23 +98,28 @@ def max_pool2d(size: int | tuple[int, int], *, stride: int | tuple[int, int] | N
     """y[n, c, y, x] = max over the size window at (y·sh, x·sw); ``stride`` defaults to ``size``.
 
     Backward routes each window's gradient to exactly one maximum: the first in
-    row-major window order when several tie. Windows may overlap.
+    row-major window order when several tie. Windows may overlap. With
+    ``train=True`` the cache holds where the maxima are (kh·kw bytes per output);
+    after ``train=False`` backward finds them again from x and y.
     """
-    return _pool("max_pool2d", size, stride, _max_forward, _max_backward, keep_output=True)
+    return _pool("max_pool2d", size, stride, _max_forward, _max_backward)
 
 
-def _avg_forward(x, slices):
-    y = _first_window(x, slices)
+def _avg_forward(x, slices, train):
+    y = x[slices[0]].copy(order="K")  # in x's memory layout, as max_pool2d's
     for index in slices[1:]:
         y += x[index]
     y *= 1 / len(slices)
-    return y
+    return y, None
 
 
-def _avg_backward(x, y, dy, dx, slices, overlap):
+def _avg_backward(x, extra, dy, dx, slices, overlap):
     share = dy * (1 / len(slices))
     for index in slices:
-        dx[index] += share
+        if overlap:
+            dx[index] += share
+        else:
+            dx[index] = share
 
 
 def avg_pool2d(size: int | tuple[int, int], *, stride: int | tuple[int, int] | None = None) -> Layer:
@@ -112,4 +127,4 @@ def avg_pool2d(size: int | tuple[int, int], *, stride: int | tuple[int, int] | N
 
     Backward spreads dy / (kh·kw) evenly over each window. Windows may overlap.
     """
-    return _pool("avg_pool2d", size, stride, _avg_forward, _avg_backward, keep_output=False)
+    return _pool("avg_pool2d", size, stride, _avg_forward, _avg_backward)

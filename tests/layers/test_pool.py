@@ -47,12 +47,14 @@ def test_forward_matches_the_loop_reference_and_inferred_shape(rng, kind, size, 
     np.testing.assert_allclose(y, reduce(windows_reference(x, size, stride)[0], axis=-1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("size, stride, shape", SETTINGS, ids=IDS)
-def test_max_pool_routes_each_gradient_to_the_first_maximum(rng, size, stride, shape):
-    # Few distinct values, so most windows hold ties.
+def test_max_pool_routes_each_gradient_to_the_first_maximum(rng, size, stride, shape, train):
+    # Few distinct values, so most windows hold ties. Training caches the masks,
+    # evaluation finds them in backward: both must route alike.
     x = rng.integers(0, 3, size=shape).astype(np.float64)
     layer = max_pool2d(size, stride=stride)
-    y, _, cache = layer.forward(None, None, x)
+    y, _, cache = layer.forward(None, None, x, train=train)
     dy = rng.normal(size=y.shape)
     dx, _ = layer.backward(None, cache, dy)
     windows, (kh, kw), (sh, sw) = windows_reference(x, size, stride)
