@@ -23,7 +23,7 @@ import numpy as np
 from fnn import tree as tree_lib
 from fnn.errors import DTypeError, ShapeError, TreeError
 
-__all__ = ["Layer", "Loss", "readonly", "freeze", "array_field", "param_grads", "check_float",
+__all__ = ["Layer", "Loss", "readonly", "sealed", "freeze", "array_field", "param_grads", "check_float",
            "check_input",
            "check_params"]
 
@@ -42,6 +42,15 @@ def readonly(x: Any) -> Any:
         arr = arr.view()
         arr.setflags(write=False)  # faster than assigning flags.writeable; runs ~30x a step
     return arr
+
+
+def sealed(x: Any) -> Any:
+    """``readonly(x)`` for an array the caller has just made and nobody else holds: its
+    flag is cleared in place, without the view that protects someone else's array."""
+    if type(x) is np.ndarray:
+        x.setflags(write=False)
+        return x
+    return readonly(x)
 
 
 def _is_frozen(leaf: Any) -> bool:

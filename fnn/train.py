@@ -118,7 +118,10 @@ class TrainStep:
 
     def __call__(self, ts: TrainState, x: np.ndarray, t: np.ndarray) -> tuple[TrainState, StepMetrics]:
         check_batch(x, t)
-        next_key, step_key = random.split(ts.key)
+        # split(ts.key) gives (next key, this step's key); a model that reads no key
+        # (no dropout) skips deriving the second, with the same bytes.
+        next_key = random.child(ts.key, 0)
+        step_key = random.child(ts.key, 1) if self.model.uses_key else None
         value, grads, new_state = self.grad_fn(ts.params, ts.state, x, t, key=step_key, train=True)
         if not np.isfinite(value):
             raise NonFiniteError(f"train step {ts.step}: the loss is {value}; the state before "

@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 
 from fnn import settings, tree
-from fnn.core import readonly
+from fnn.core import readonly, sealed
 from fnn.errors import DTypeError, ShapeError, TreeError
 
 __all__ = ["Transform", "apply_updates", "update_and_apply", "chain", "LeafUpdate", "leafwise",
@@ -54,12 +54,12 @@ def add_update(p: Any, u: Any, scratch: bool = False) -> np.ndarray:
     """p + u as a read-only array of p's dtype, written into ``u`` when it is ``scratch``
     (a fresh array nobody else holds)."""
     if scratch and type(u) is np.ndarray and type(p) is np.ndarray and u.dtype == p.dtype:
-        return readonly(np.add(p, u, out=u))
+        return sealed(np.add(p, u, out=u))
     new = np.add(p, u)  # a numpy scalar, never a Python one, for scalar leaves
     if new.dtype != np.result_type(p):
         raise DTypeError(f"apply_updates: a {np.result_type(u)} update would turn a "
                          f"{np.result_type(p)} parameter into {new.dtype}")
-    return readonly(new)
+    return sealed(new)
 
 
 def update_and_apply(transform: Transform, grads: Any, state: Any, params: Any) -> tuple[Any, Any]:
@@ -114,9 +114,11 @@ def leafwise(where: str, init: Callable, prepare: Callable) -> Transform:
     def apply(grads, state, params):
         step = prepare(grads, state, params)
 
+        leaf, with_params, fresh = step.leaf, step.with_params, step.fresh_update
+
         def applied(g, *rest):
-            u, *new = step.leaf(g, *rest) if step.with_params else step.leaf(g, *rest[:-1])
-            return (add_update(rest[-1], u, step.fresh_update), *[readonly(s) for s in new])
+            u, *new = leaf(g, *rest) if with_params else leaf(g, *rest[:-1])
+            return (add_update(rest[-1], u, fresh), *[readonly(s) for s in new])
 
         new_params, *states = map_unzip(where, 1 + len(step.states), applied,
                                         grads, *step.states, params)
