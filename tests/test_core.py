@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fnn.core import check_input, freeze, readonly
+from fnn.core import check_input, freeze, readonly, sealed
 from fnn.errors import DTypeError, ShapeError
 from fnn.layers import DenseParams
 
@@ -13,6 +13,14 @@ def test_readonly_views_without_copying_and_leaves_the_original_writable():
     assert np.shares_memory(a, r)
     assert readonly(r) is r
     assert readonly(None) is None
+
+
+def test_sealed_clears_the_flag_of_a_fresh_array_in_place():
+    a = np.arange(4.0)
+    assert sealed(a) is a and not a.flags.writeable
+    scalar = sealed(np.float32(2.0))  # not an array: as readonly, a read-only 0-d array
+    assert scalar == 2.0 and not scalar.flags.writeable
+    assert sealed(None) is None
 
 
 def test_freeze_makes_every_leaf_read_only_and_is_free_when_already_frozen():

@@ -58,6 +58,26 @@ def test_step_matches_value_and_grad_and_optimizer_by_hand(setup):
     assert_trees_equal(new_ts.params, optim.apply_updates(ts.params, updates))
 
 
+@pytest.mark.parametrize("reads_key", [True, False])
+def test_the_step_splits_its_key_into_the_next_key_and_the_models(reads_key):
+    seen = []
+
+    def forward(params, state, x, *, key=None, train=False):
+        seen.append(key)
+        return x, state, None
+
+    recorder = fnn.Layer("recorder", layers.identity().init, forward, layers.identity().backward,
+                         uses_key=reads_key)
+    model, opt = fnn.sequential(layers.dense(3), recorder), optim.sgd(0.1)
+    ts = fnn.init_train_state(model, opt, random.key(0), (5,))
+    new_ts, _ = fnn.make_train_step(model, losses.softmax_cross_entropy(), opt)(
+        ts, *small_problem())
+    next_key, step_key = random.split(ts.key)
+    assert new_ts.key == next_key
+    # a model that reads no key is handed none, and the next key is the same
+    assert seen == [random.split(step_key, 2)[1] if reads_key else None]
+
+
 def test_value_and_grad_matches_numerical_gradients(rng):
     model = fnn.sequential(layers.dense(4), layers.tanh(), layers.dense(3))
     params, state, _ = model.init(random.key(0), (2,), np.float64)
