@@ -58,15 +58,15 @@ def _max_forward(x, slices, train):
     # first after conv2d), makes the max and the masks passes over contiguous arrays:
     # several times faster than the same passes over the strided slices.
     offsets = [x[index].copy(order="K") for index in slices]
-    y = np.maximum(offsets[0], offsets[-1])  # (one offset, for a 1x1 window: y is a copy)
+    y = np.maximum(offsets[0], offsets[-1])  # a 1x1 window: a copy of its one offset
     for offset in offsets[1:-1]:
         np.maximum(y, offset, out=y)
     # Training keeps the masks (a byte per output per offset) for backward; evaluation
     # keeps y, from which backward can find them if it is asked to.
-    return y, (first_maxima(offsets, y) if train else y)
+    return y, (_first_maxima(offsets, y) if train else y)
 
 
-def first_maxima(offsets, y):
+def _first_maxima(offsets, y):
     """Per window offset (row-major), a bool mask of the windows whose first maximum it
     holds: each window's maximum is claimed by exactly one offset."""
     masks = [np.equal(offsets[0], y)]
@@ -76,11 +76,12 @@ def first_maxima(offsets, y):
         np.greater(hit, claimed, out=hit)
         claimed |= hit
         masks.append(hit)
-    return masks
+    return tuple(masks)  # a plain value, like every cache
 
 
 def _max_backward(x, extra, dy, dx, slices, overlap):
-    masks = first_maxima([x[index] for index in slices], extra) if isinstance(
+    # Training cached the masks; evaluation cached y, from which they are found here.
+    masks = _first_maxima([x[index] for index in slices], extra) if isinstance(
         extra, np.ndarray) else extra
     # dy in the masks' layout (it comes C-ordered from flatten) keeps each pass one sweep.
     layout = np.empty_like(masks[0], dtype=dy.dtype)
