@@ -66,6 +66,17 @@ def test_max_pool_routes_each_gradient_to_the_first_maximum(rng, size, stride, s
     np.testing.assert_array_equal(dx, expected)
 
 
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_a_1x1_max_pool_is_the_identity(rng, train):
+    x = rng.normal(size=(2, 3, 4, 5))
+    layer = max_pool2d(1)
+    y, _, cache = layer.forward(None, None, x, train=train)
+    np.testing.assert_array_equal(y, x)
+    assert not np.shares_memory(y, x)
+    dy = rng.normal(size=x.shape)
+    np.testing.assert_array_equal(layer.backward(None, cache, dy)[0], dy)
+
+
 def test_max_pool_tie_in_a_constant_window_goes_to_the_top_left():
     layer = max_pool2d(2)
     x = np.ones((1, 1, 2, 4))
