@@ -20,7 +20,7 @@ __all__ = ["max_pool2d", "avg_pool2d"]
 
 def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] | None,
           fwd: Callable, bwd: Callable) -> Layer:
-    """A pooling layer from ``fwd(x, slices, train) -> (y, extra)`` and
+    """A pooling layer from ``fwd(x, slices, train, overlap) -> (y, extra)`` and
     ``bwd(x, extra, dy, dx, slices, overlap)``, where ``slices`` are the window offsets'
     slices of ``x`` and ``bwd`` fills ``dx``: it adds into it where windows ``overlap``,
     writes otherwise. ``dx`` arrives zeroed unless the windows tile ``x`` exactly."""
@@ -37,7 +37,7 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
     def forward(params, state, x, *, key=None, train=False):
         check_images(name, x)
         out_hw = output_size(name, x.shape[2:], kernel, strides)
-        y, extra = fwd(x, offset_slices(kernel, strides, out_hw), train)
+        y, extra = fwd(x, offset_slices(kernel, strides, out_hw), train, overlap)
         # Backward needs x's shape, and its memory layout so that dx comes back in the
         # layout the previous layer produced; a ReLU before the pool caches x anyway.
         return y, state, (x, extra)
@@ -53,17 +53,23 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
     return Layer(name, init, forward, backward, uses_key=False)
 
 
-def _max_forward(x, slices, train):
-    # One strided copy of each window offset's pixels, in x's memory layout (channels
-    # first after conv2d), makes the max and the masks passes over contiguous arrays:
-    # several times faster than the same passes over the strided slices.
-    offsets = [x[index].copy(order="K") for index in slices]
-    y = np.maximum(offsets[0], offsets[-1])  # a 1x1 window: a copy of its one offset
-    for offset in offsets[1:-1]:
-        np.maximum(y, offset, out=y)
-    # Training keeps the masks (a byte per output per offset) for backward; evaluation
-    # keeps y, from which backward can find them if it is asked to.
-    return y, (_first_maxima(offsets, y) if train else y)
+def _max_forward(x, slices, train, overlap):
+    if train and not overlap:
+        # One strided copy of each window offset's pixels, in x's memory layout (channels
+        # first after conv2d), together no larger than x, makes the max and the masks
+        # passes over contiguous arrays: several times faster than over the strided
+        # slices. Backward then needs only the masks (a byte per output per offset).
+        offsets = [x[index].copy(order="K") for index in slices]
+        y = np.maximum(offsets[0], offsets[1]) if len(offsets) > 1 else offsets[0]
+        for offset in offsets[2:]:
+            np.maximum(y, offset, out=y)
+        return y, _first_maxima(offsets, y)
+    # Evaluation, and overlapping windows (whose copies would outgrow x): the max over
+    # the strided slices in place, in the same order; backward finds the masks from y.
+    y = x[slices[0]].copy(order="K")
+    for index in slices[1:]:
+        np.maximum(y, x[index], out=y)
+    return y, y
 
 
 def _first_maxima(offsets, y):
@@ -80,7 +86,7 @@ def _first_maxima(offsets, y):
 
 
 def _max_backward(x, extra, dy, dx, slices, overlap):
-    # Training cached the masks; evaluation cached y, from which they are found here.
+    # Training without overlap cached the masks; otherwise y, from which they are found.
     masks = _first_maxima([x[index] for index in slices], extra) if isinstance(
         extra, np.ndarray) else extra
     # dy in the masks' layout (it comes C-ordered from flatten) keeps each pass one sweep.
@@ -100,13 +106,14 @@ def max_pool2d(size: int | tuple[int, int], *, stride: int | tuple[int, int] | N
 
     Backward routes each window's gradient to exactly one maximum: the first in
     row-major window order when several tie. Windows may overlap. With
-    ``train=True`` the cache holds where the maxima are (kh·kw bytes per output);
-    after ``train=False`` backward finds them again from x and y.
+    ``train=True`` and windows that do not overlap, the cache holds where the
+    maxima are (kh·kw bytes per output); otherwise it holds y, and backward
+    finds them again from x and y.
     """
     return _pool("max_pool2d", size, stride, _max_forward, _max_backward)
 
 
-def _avg_forward(x, slices, train):
+def _avg_forward(x, slices, train, overlap):
     y = x[slices[0]].copy(order="K")  # in x's memory layout, as max_pool2d's
     for index in slices[1:]:
         y += x[index]
