@@ -53,7 +53,9 @@ def adagrad(lr: float | Schedule = 0.01, eps: float = 1e-7) -> Transform:
         rate = learning_rate(lr, state.step)
 
         def leaf(g, h):
-            u = np.square(g)  # g², then the update
+            # out=: an array even for a scalar leaf, where a ufunc returns a scalar
+            # that the steps below could not write into.
+            u = np.square(g, out=np.empty_like(g))  # g², then the update
             h = h + u
             np.sqrt(h, out=u)
             u += eps
@@ -87,7 +89,8 @@ def rmsprop(lr: float | Schedule = 0.01, decay: float = 0.99, eps: float = 1e-8)
         rate = learning_rate(lr, state.step)
 
         def leaf(g, h):
-            u = np.square(g)  # (1 − decay)·g², then the update
+            # (1 − decay)·g², then the update; out= as in adagrad
+            u = np.square(g, out=np.empty_like(g))
             u *= 1.0 - decay
             h = h * decay
             h += u
@@ -168,7 +171,8 @@ def _adam(where: str, lr: float | Schedule, b1: float, b2: float, eps: float,
             flags = decay_flags(where, mask, params)
 
         def leaf(g, m, v, p=None):
-            u = np.multiply(g, 1.0 - b1)  # scratch first, the update at the end
+            # scratch first, the update at the end; out= as in adagrad
+            u = np.multiply(g, 1.0 - b1, out=np.empty_like(g))
             m = m * b1
             m += u
             np.square(g, out=u)

@@ -40,6 +40,27 @@ def test_update_and_apply_takes_python_scalar_leaves():
     assert_trees_equal(new, optim.apply_updates(params, updates))
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
+                                  "adamw"])
+def test_every_optimizer_takes_scalar_leaves_as_one_element_arrays(name):
+    # A 0-d array, a numpy scalar and a Python float leaf must move as a (1,) array does.
+    transform = getattr(optim, name)(0.1)
+    params = (np.array(1.5, np.float32), np.float32(-2.0), 0.75)
+    grads = (np.array(0.5, np.float32), np.float32(0.25), -1.25)
+    arrays = tuple(np.reshape(np.asarray(p), (1,)) for p in params)
+    state, array_state = transform.init(params), transform.init(arrays)
+    for _ in range(3):
+        updates, _ = transform.update(grads, state, params)
+        new, state = optim.update_and_apply(transform, grads, state, params)
+        assert_trees_equal(new, optim.apply_updates(params, updates))
+        arrays, array_state = optim.update_and_apply(
+            transform, tuple(np.reshape(np.asarray(g), (1,)) for g in grads), array_state, arrays)
+        for scalar, array in zip(new, arrays):
+            assert np.shape(scalar) == () and np.asarray(scalar).dtype == array.dtype
+            assert np.asarray(scalar).tobytes() == array.tobytes()
+        params = new
+
+
 def test_a_replaced_update_is_not_bypassed_by_the_fused_apply():
     params = (np.ones(3),)
     zeros = attrs.evolve(optim.adam(0.1), update=lambda g, s, p=None: (
