@@ -30,24 +30,26 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
     name = f"{kind}({kernel[0]}x{kernel[1]}" + \
         (f", stride {strides[0]}x{strides[1]})" if strides != kernel else ")")
 
+    def slices_for(hw):
+        return offset_slices(kernel, strides, output_size(name, hw, kernel, strides))
+
     def init(key, in_shape, dtype=np.float32):
         channels, h, w = image_shape(name, in_shape)
         return None, None, (channels, *output_size(name, (h, w), kernel, strides))
 
     def forward(params, state, x, *, key=None, train=False):
         check_images(name, x)
-        out_hw = output_size(name, x.shape[2:], kernel, strides)
-        y, extra = fwd(x, offset_slices(kernel, strides, out_hw), train, overlap)
+        y, extra = fwd(x, slices_for(x.shape[2:]), train, overlap)
         # Backward needs x's shape, and its memory layout so that dx comes back in the
         # layout the previous layer produced; a ReLU before the pool caches x anyway.
         return y, state, (x, extra)
 
     def backward(params, cache, dy):
         x, extra = cache
-        out_hw = output_size(name, x.shape[2:], kernel, strides)
-        tiled = strides == kernel and (out_hw[0] * kernel[0], out_hw[1] * kernel[1]) == x.shape[2:]
+        # Windows as large as their stride tile an image whose sides they divide.
+        tiled = strides == kernel and all(n % k == 0 for n, k in zip(x.shape[2:], kernel))
         dx = np.empty_like(x) if tiled else np.zeros_like(x)
-        bwd(x, extra, dy, dx, offset_slices(kernel, strides, out_hw), overlap)
+        bwd(x, extra, dy, dx, slices_for(x.shape[2:]), overlap)
         return dx, None
 
     return Layer(name, init, forward, backward, uses_key=False)
