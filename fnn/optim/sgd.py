@@ -37,6 +37,11 @@ def zeros_like_tree(params: Any) -> Any:
     return tree.map(lambda p: readonly(np.zeros_like(p)), params)
 
 
+def _zero_velocity(params: Any) -> MomentumState:
+    """The init of ``momentum`` and ``nesterov``."""
+    return MomentumState(0, zeros_like_tree(params))
+
+
 def sgd(lr: float | Schedule = 0.01) -> Transform:
     """Gradient descent: updates = −lr·g (W ← W − lr·dE/dW)."""
     check_learning_rate("sgd", lr)
@@ -61,9 +66,6 @@ def momentum(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
     check_learning_rate("momentum", lr)
     momentum = fraction("momentum", "momentum", momentum)
 
-    def init(params):
-        return MomentumState(0, zeros_like_tree(params))
-
     def prepare(grads, state, params):
         check_state("momentum", state, MomentumState)
         rate = learning_rate(lr, state.step)
@@ -76,7 +78,7 @@ def momentum(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
         return LeafUpdate(leaf, (state.velocity,),
                           lambda velocity: MomentumState(state.step + 1, velocity))
 
-    return leafwise("momentum", init, prepare)
+    return leafwise("momentum", _zero_velocity, prepare)
 
 
 def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
@@ -95,9 +97,6 @@ def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
     check_learning_rate("nesterov", lr)
     momentum = fraction("nesterov", "momentum", momentum)
 
-    def init(params):
-        return MomentumState(0, zeros_like_tree(params))
-
     def prepare(grads, state, params):
         check_state("nesterov", state, MomentumState)
         rate = learning_rate(lr, state.step)
@@ -114,4 +113,4 @@ def nesterov(lr: float | Schedule = 0.01, momentum: float = 0.9) -> Transform:
                           lambda velocity: MomentumState(state.step + 1, velocity),
                           fresh_update=True)
 
-    return leafwise("nesterov", init, prepare)
+    return leafwise("nesterov", _zero_velocity, prepare)
