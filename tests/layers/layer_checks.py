@@ -1,8 +1,10 @@
 """Checks every layer of tests/layers must pass: purity, read-only records, dtypes kept."""
 
 import numpy as np
+import pytest
 
 from fnn import random, tree
+from fnn.errors import ShapeError
 
 
 def arrays(value):
@@ -29,3 +31,18 @@ def assert_pure_and_dtype_preserving(layer, x, *, train=True, key=None, seed=0):
     for a, b in zip(inputs, before):
         np.testing.assert_array_equal(a, b)
     return y, new_state, dx, grads
+
+
+def assert_init_agrees_with_forward(layer, x, *, refuses):
+    """``init`` infers the shape ``forward`` gives on ``x`` and backward returns x's shape,
+    or, where ``refuses``, ``init`` refuses the input shape for leaving no output pixels.
+    Returns forward's output (None on refusal)."""
+    if refuses:
+        with pytest.raises(ShapeError, match="leaves no output pixels"):
+            layer.init(random.key(0), x.shape[1:])
+        return None
+    params, _, out_shape = layer.init(random.key(0), x.shape[1:], x.dtype)
+    y, _, cache = layer.forward(params, None, x)
+    assert y.shape == (len(x), *out_shape)
+    assert layer.backward(params, cache, y)[0].shape == x.shape
+    return y

@@ -9,7 +9,8 @@ from fnn.errors import DTypeError, ShapeError
 from fnn.layers import ConvParams, conv2d
 from fnn.layers.conv import col2im, im2col
 from fnn.testing import assert_layer_gradients, assert_trees_equal
-from tests.layers.layer_checks import assert_pure_and_dtype_preserving
+from tests.layers.layer_checks import (assert_init_agrees_with_forward,
+                                      assert_pure_and_dtype_preserving)
 
 # (kernel_size, stride, padding, input shape (N, C, H, W)): square and rectangular kernels
 # and strides, with and without padding, odd and non-square inputs.
@@ -157,13 +158,6 @@ def test_gradients_inside_sequential(rng):
 @given(h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
        sh=st.integers(1, 3), sw=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2))
 def test_inferred_shape_equals_forward_shape_or_both_refuse(h, w, kh, kw, sh, sw, ph, pw):
-    layer = conv2d(2, (kh, kw), stride=(sh, sw), padding=(ph, pw))
-    x = np.zeros((1, 1, h, w), np.float32)
-    if h + 2 * ph < kh or w + 2 * pw < kw:
-        with pytest.raises(ShapeError, match="leaves no output pixels"):
-            layer.init(random.key(0), (1, h, w))
-        return
-    params, _, out_shape = layer.init(random.key(0), (1, h, w))
-    y, _, cache = layer.forward(params, None, x)
-    assert y.shape == (1, *out_shape)
-    assert layer.backward(params, cache, y)[0].shape == x.shape
+    assert_init_agrees_with_forward(conv2d(2, (kh, kw), stride=(sh, sw), padding=(ph, pw)),
+                                    np.zeros((1, 1, h, w), np.float32),
+                                    refuses=h + 2 * ph < kh or w + 2 * pw < kw)
