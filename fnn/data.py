@@ -16,9 +16,9 @@ import numpy as np
 from fnn import random
 from fnn.core import freeze
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
-from fnn.settings import integer
+from fnn.validators import check_labels, integer
 
-__all__ = ["check_pairs", "check_labels", "batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
+__all__ = ["check_pairs", "batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
            "load_digits"]
 
 
@@ -29,16 +29,6 @@ def check_pairs(where: str, x: Any, t: Any) -> int:
         raise ShapeError(f"{where}: x and t must hold the same number of samples, got x of "
                          f"shape {np.shape(x)} and t of shape {np.shape(t)}")
     return n[0] if n else 0
-
-
-def check_labels(where: str, labels: np.ndarray, num_classes: int) -> None:
-    """Raise ``DataError`` naming the first bound broken unless every label lies in
-    [0, num_classes)."""
-    if labels.size:
-        low, high = labels.min(), labels.max()
-        if low < 0 or high >= num_classes:
-            raise DataError(f"{where}: labels must lie in [0, {num_classes}), "
-                            f"got {low if low < 0 else high}")
 
 
 def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | None = None,

@@ -17,7 +17,7 @@ import numpy as np
 
 from fnn.core import array_field
 from fnn.errors import ConfigError
-from fnn.settings import integer
+from fnn.validators import integer
 
 __all__ = ["Key", "key", "check_key", "split", "child", "normal", "uniform", "bernoulli", "permutation"]
 

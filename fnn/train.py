@@ -17,7 +17,7 @@ from fnn.errors import ConfigError, DataError, DTypeError, NonFiniteError
 from fnn.metrics import accuracy
 from fnn.optim.transform import Transform, update_and_apply
 from fnn.progress import progress_bar
-from fnn.settings import integer
+from fnn.validators import integer
 
 __all__ = ["TrainState", "StepMetrics", "TrainStep", "EvalMetrics", "History",
            "init_train_state", "value_and_grad", "make_train_step", "predict", "evaluate", "fit",

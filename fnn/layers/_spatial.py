@@ -15,7 +15,7 @@ import numpy as np
 
 from fnn.core import check_float
 from fnn.errors import ConfigError, ShapeError
-from fnn.settings import integer
+from fnn.validators import integer
 
 Pair = tuple[int, int]
 

@@ -12,7 +12,8 @@ from typing import Any, Callable
 import numpy as np
 
 from fnn.core import Layer, check_float
-from fnn.settings import unit_interval
+from fnn.numerics import logistic
+from fnn.validators import unit_interval
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "identity", "softmax", "step"]
 
@@ -72,15 +73,6 @@ def leaky_relu(alpha: float = 0.01) -> Layer:
         return dx
 
     return _activation(f"leaky_relu({alpha})", fwd, bwd)
-
-
-def logistic(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^−x) as a new array, computed as (1 + tanh(x/2)) / 2 so it never overflows."""
-    y = x * 0.5
-    np.tanh(y, out=y)
-    y *= 0.5
-    y += 0.5
-    return y
 
 
 def _sigmoid_forward(x):

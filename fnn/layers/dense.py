@@ -9,7 +9,7 @@ from fnn import random
 from fnn.core import Layer, array_field, check_input, check_params
 from fnn.errors import ShapeError
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
-from fnn.settings import integer
+from fnn.validators import integer
 
 __all__ = ["DenseParams", "dense"]
 

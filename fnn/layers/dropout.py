@@ -7,7 +7,7 @@ import numpy as np
 from fnn import random
 from fnn.core import Layer, check_float
 from fnn.errors import MissingKeyError
-from fnn.settings import fraction
+from fnn.validators import fraction
 
 __all__ = ["dropout"]
 

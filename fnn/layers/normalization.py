@@ -7,7 +7,7 @@ import numpy as np
 
 from fnn.core import Layer, array_field, check_float
 from fnn.errors import DataError, ShapeError, TreeError
-from fnn.settings import positive, unit_interval
+from fnn.validators import positive, unit_interval
 
 __all__ = ["BatchNormParams", "BatchNormState", "batch_norm"]
 

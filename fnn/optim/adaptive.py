@@ -13,7 +13,7 @@ from fnn.optim.regularize import Mask, decay_flags, require_params
 from fnn.optim.sgd import zeros_like_tree
 from fnn.optim.transform import (LeafUpdate, Schedule, Transform, check_learning_rate,
                                  check_state, leafwise, learning_rate)
-from fnn.settings import fraction, non_negative, positive
+from fnn.validators import fraction, non_negative, positive
 
 __all__ = ["AdagradState", "RmspropState", "AdamState", "adagrad", "rmsprop", "adam", "adamw"]
 

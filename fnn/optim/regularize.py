@@ -23,7 +23,7 @@ from fnn import tree
 from fnn.core import readonly
 from fnn.errors import ConfigError, TreeError
 from fnn.optim.transform import Transform, check_state, map_matching
-from fnn.settings import non_negative, positive
+from fnn.validators import non_negative, positive
 
 __all__ = ["CountState", "add_weight_decay", "clip_by_global_norm", "global_norm",
            "weights_only", "decay_flags", "require_params"]

@@ -12,7 +12,7 @@ import math
 from typing import Mapping
 
 from fnn.optim.transform import Schedule
-from fnn.settings import integer, non_negative
+from fnn.validators import integer, non_negative
 
 __all__ = ["constant", "exponential_decay", "step_decay", "cosine_decay", "warmup_cosine_decay",
            "linear_warmup"]

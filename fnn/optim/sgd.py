@@ -10,7 +10,7 @@ import numpy as np
 from fnn.core import freeze, readonly
 from fnn.optim.transform import (LeafUpdate, Schedule, Transform, check_learning_rate,
                                  check_state, leafwise, learning_rate)
-from fnn.settings import fraction
+from fnn.validators import fraction
 from fnn import tree
 
 __all__ = ["SgdState", "MomentumState", "sgd", "momentum", "nesterov"]

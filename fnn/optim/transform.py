@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 import attrs
 import numpy as np
 
-from fnn import settings, tree
+from fnn import tree, validators
 from fnn.core import readonly, sealed
 from fnn.errors import DTypeError, ShapeError, TreeError
 
@@ -187,7 +187,7 @@ def learning_rate(lr: float | Schedule, step: int) -> float:
 def check_learning_rate(where: str, lr: float | Schedule) -> None:
     """A learning rate is a schedule or a positive, finite number."""
     if not callable(lr):
-        settings.number(where, "lr", lr, lambda x: 0.0 < x < math.inf,
+        validators.number(where, "lr", lr, lambda x: 0.0 < x < math.inf,
                         "a positive number or a schedule")
 
 

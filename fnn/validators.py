@@ -1,4 +1,4 @@
-"""Checks for the settings of layers, optimizers, schedules and loops.
+"""Checks for the settings of layers, optimizers, schedules and loops, and for labels.
 
 Each returns the value as a plain Python int or float, so that a numpy scalar
 setting (``np.float64(0.9)`` from a sweep) never promotes float32 arrays to
@@ -11,9 +11,11 @@ import math
 import numbers
 from typing import Any, Callable
 
-from fnn.errors import ConfigError
+import numpy as np
 
-__all__ = ["integer", "number", "fraction", "unit_interval", "non_negative", "positive"]
+from fnn.errors import ConfigError, DataError
+
+__all__ = ["integer", "number", "fraction", "unit_interval", "non_negative", "positive", "check_labels"]
 
 
 def integer(where: str, name: str, value: Any, minimum: int = 1) -> int:
@@ -49,3 +51,13 @@ def non_negative(where: str, name: str, value: Any) -> float:
 def positive(where: str, name: str, value: Any) -> float:
     """A finite number > 0."""
     return number(where, name, value, lambda x: 0.0 < x < math.inf, "a positive, finite number")
+
+
+def check_labels(where: str, labels: np.ndarray, num_classes: int) -> None:
+    """Raise ``DataError`` naming the first bound broken unless every label lies in
+    [0, num_classes)."""
+    if labels.size:
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= num_classes:
+            raise DataError(f"{where}: labels must lie in [0, {num_classes}), "
+                            f"got {low if low < 0 else high}")
