@@ -22,11 +22,10 @@ import tracemalloc
 import numpy as np
 
 import fnn
-from fnn import random
-
 from benchmarks import cnn, mlp
 from benchmarks.checks import check_cost_workload
 from benchmarks.harness import Workload, measure, nbytes, peak_bytes
+from fnn import random
 
 MIB = 2**20
 

@@ -9,7 +9,7 @@ from the boundary checks (shapes, dtypes, params), which cost microseconds.
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from benchmarks.harness import Workload
 

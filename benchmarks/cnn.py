@@ -7,11 +7,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 import fnn
-from fnn import layers, optim
-
 from benchmarks.fused import ADAM, InPlaceOptimizer, softmax_cross_entropy_grad
 from benchmarks.harness import Workload, fnn_step, nbytes
 from benchmarks.mlp import batch_data
+from fnn import layers, optim
 
 FILTERS, KERNEL, HIDDEN, CLASSES = 30, 5, 100, 10
 
@@ -65,7 +64,7 @@ class FusedConvNet:
         np.matmul(self.wc, self.col, out=self.z)
         self.z += self.bc[:, None]
         np.maximum(self.z, 0, out=self.z)
-        for chunk, index in zip(self.chunks, self.offsets):
+        for chunk, index in zip(self.chunks, self.offsets, strict=True):
             np.copyto(chunk, self.z4[index])
         np.maximum(self.chunks[0], self.chunks[1], out=self.pooled)
         for chunk in self.chunks[2:]:
@@ -84,7 +83,7 @@ class FusedConvNet:
         # max pool: each window's gradient goes to its first maximum
         np.equal(self.chunks[0], self.pooled, out=self.masks[0])
         np.copyto(self.claimed, self.masks[0])
-        for chunk, mask in zip(self.chunks[1:], self.masks[1:]):
+        for chunk, mask in zip(self.chunks[1:], self.masks[1:], strict=True):
             np.equal(chunk, self.pooled, out=mask)
             np.greater(mask, self.claimed, out=mask)
             self.claimed |= mask
@@ -100,7 +99,7 @@ class FusedConvNet:
         np.matmul(self.dh, self.w1.T, out=self.dflat)
         np.copyto(self.dpooled, self.dflat.reshape(
             len(self.x), FILTERS, *self.pooled.shape[2:]).transpose(1, 0, 2, 3))
-        for index, mask in zip(self.offsets, self.masks):
+        for index, mask in zip(self.offsets, self.masks, strict=True):
             np.multiply(self.dpooled, mask, out=self.dz4[index])
         np.greater(self.z, 0, out=self.relu_mask)
         self.dz *= self.relu_mask

@@ -21,7 +21,7 @@ class InPlaceOptimizer:
     def update(self) -> None:
         self.count += 1
         if not self.adam:
-            for p, g, m, tmp in zip(self.params, self.grads, self.m, self.tmp):
+            for p, g, m, tmp in zip(self.params, self.grads, self.m, self.tmp, strict=True):
                 m *= MOMENTUM
                 np.multiply(g, LEARNING_RATE, out=tmp)
                 m -= tmp
@@ -31,7 +31,7 @@ class InPlaceOptimizer:
         # p -= lr · m̂ / (√v̂ + eps), the bias corrections folded into two scalars
         c2 = 1 / np.sqrt(1 - b2 ** self.count)
         step = ADAM["lr"] / (1 - b1 ** self.count)
-        for p, g, m, v, tmp in zip(self.params, self.grads, self.m, self.v, self.tmp):
+        for p, g, m, v, tmp in zip(self.params, self.grads, self.m, self.v, self.tmp, strict=True):
             m *= b1
             np.multiply(g, 1 - b1, out=tmp)
             m += tmp

@@ -11,12 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 import fnn
+from benchmarks.fused import ADAM, LEARNING_RATE, MOMENTUM, InPlaceOptimizer, softmax_cross_entropy_grad
+from benchmarks.harness import Workload, fnn_step, nbytes
 from fnn import layers, optim
 from fnn.layers.dense import weight_grad
-
-from benchmarks.fused import ADAM, LEARNING_RATE, MOMENTUM, InPlaceOptimizer, \
-    softmax_cross_entropy_grad
-from benchmarks.harness import Workload, fnn_step, nbytes
 
 
 def batch_data(shape, dtype, seed=0):
@@ -46,8 +44,8 @@ class FusedMLP:
         self.rows = np.arange(n)
 
     def forward(self):
-        inputs = [self.x] + self.a
-        for i, (w, b, z) in enumerate(zip(self.w, self.b, self.z)):
+        inputs = [self.x, *self.a]
+        for i, (w, b, z) in enumerate(zip(self.w, self.b, self.z, strict=True)):
             np.matmul(inputs[i], w, out=z)
             z += b
             if i < len(self.a):
@@ -58,7 +56,7 @@ class FusedMLP:
 
     def step(self):
         self.forward()
-        dz, inputs = self.dz, [self.x] + self.a
+        dz, inputs = self.dz, [self.x, *self.a]
         np.copyto(dz[-1], self.z[-1])
         softmax_cross_entropy_grad(dz[-1], self.t, self.rows)
         for i in range(len(self.w) - 1, -1, -1):
@@ -71,7 +69,7 @@ class FusedMLP:
 
     def floor(self):
         """The step's matrix products alone, on these buffers."""
-        inputs = [self.x] + self.a
+        inputs = [self.x, *self.a]
         for i, w in enumerate(self.w):
             np.matmul(inputs[i], w, out=self.z[i])
         for i in range(len(self.w) - 1, -1, -1):
@@ -119,7 +117,7 @@ def w1_inference(batch=1000, dtype=np.float32):
     fused = FusedMLP(ts, x, t, 0.1, adam=False)
 
     def floor():
-        inputs = [x] + fused.a
+        inputs = [x, *fused.a]
         for i, w in enumerate(fused.w):
             np.matmul(inputs[i], w, out=fused.z[i])
 

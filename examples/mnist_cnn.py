@@ -31,7 +31,8 @@ def simple_conv_net():
 def deep_conv_net():
     def block(filters):
         # No conv bias: batch norm's shift (beta) takes its place.
-        conv = lambda: layers.conv2d(filters, 3, padding=1, w_init=he_normal(), use_bias=False)
+        def conv():
+            return layers.conv2d(filters, 3, padding=1, w_init=he_normal(), use_bias=False)
         return [conv(), layers.batch_norm(), layers.relu(), conv(), layers.batch_norm(),
                 layers.relu(), layers.max_pool2d(2)]
 

@@ -32,7 +32,7 @@ XOR_PARAMS = (
 def truth_table(name, model, params):
     y, _, _ = model.forward(params, (None,) * len(params), INPUTS)
     print(f"{name}\n  x1 x2 | y")
-    for (x1, x2), out in zip(INPUTS.astype(int), y[:, 0].astype(int)):
+    for (x1, x2), out in zip(INPUTS.astype(int), y[:, 0].astype(int), strict=True):
         print(f"   {x1}  {x2} | {out}")
 
 

@@ -4,15 +4,47 @@ Layers are pairs of pure functions, states are frozen records, and a train
 step takes a state and returns a new one. See ``README.md`` for a tour.
 """
 
-from fnn import (allocator, checkpoint, data, gradcheck, initializers, layers, losses, metrics,
-                 optim, plot, random, tree)
+from fnn import (
+    allocator,
+    checkpoint,
+    data,
+    gradcheck,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optim,
+    plot,
+    random,
+    tree,
+)
 from fnn.allocator import keep_freed_memory
 from fnn.combinators import sequential
 from fnn.core import Layer, Loss
-from fnn.errors import (ConfigError, DataError, DTypeError, FnnError, MissingKeyError,
-                        NonFiniteError, ShapeError, TreeError)
-from fnn.train import (EvalMetrics, History, StepMetrics, TrainState, TrainStep, early_stopping,
-                       evaluate, fit, init_train_state, make_train_step, predict, value_and_grad)
+from fnn.errors import (
+    ConfigError,
+    DataError,
+    DTypeError,
+    FnnError,
+    MissingKeyError,
+    NonFiniteError,
+    ShapeError,
+    TreeError,
+)
+from fnn.train import (
+    EvalMetrics,
+    History,
+    StepMetrics,
+    TrainState,
+    TrainStep,
+    early_stopping,
+    evaluate,
+    fit,
+    init_train_state,
+    make_train_step,
+    predict,
+    value_and_grad,
+)
 
 __version__ = "0.1.0"
 

@@ -186,7 +186,7 @@ def read(path: str | os.PathLike) -> tuple[list[Node], list[Any]]:
         extra = sorted(set(archive.files) - {_HEADER, *names})
         if extra:
             raise DataError(f"{path}: unexpected entries {extra} not described by {_HEADER}")
-        values = [_read_leaf(path, archive, name, node) for name, node in zip(names, leaf_nodes)]
+        values = [_read_leaf(path, archive, name, node) for name, node in zip(names, leaf_nodes, strict=True)]
     return nodes, values
 
 
@@ -200,7 +200,7 @@ def _read_header(path: str, archive: Any) -> list[Node]:
         nodes = header["nodes"]
         for node in nodes:
             _check_node(node)
-    except _DAMAGED + (TypeError, KeyError) as exc:
+    except (*_DAMAGED, TypeError, KeyError) as exc:
         raise DataError(f"{path}: malformed {_HEADER} (expected {_FORMAT} version {_VERSION}): "
                         f"{exc!r}") from exc
     return nodes

@@ -37,7 +37,7 @@ def sequential(*layers: Layer) -> Layer:
     def init(key, in_shape, dtype=np.float32):
         params, states = [], []
         shape = tuple(in_shape)
-        for i, (layer, k) in enumerate(zip(layers, random.split(key, n))):
+        for i, (layer, k) in enumerate(zip(layers, random.split(key, n), strict=True)):
             try:
                 p, s, shape = layer.init(k, shape, dtype)
             except FnnError as exc:

@@ -14,8 +14,8 @@ and a ``Loss`` two::
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -57,14 +57,17 @@ def _is_frozen(leaf: Any) -> bool:
     return not isinstance(leaf, np.ndarray) or not leaf.flags.writeable
 
 
-@functools.lru_cache(maxsize=None)
-def _frozen_by_construction(cls: type) -> bool:
-    """Whether every field of records of ``cls`` passes through ``readonly`` or ``freeze``."""
-    return attrs.has(cls) and all(a.converter in (readonly, freeze) for a in attrs.fields(cls))
+_FROZEN_BY_CONSTRUCTION: dict[type, bool] = {}
 
 
 def _known_frozen(node: Any) -> bool:
-    return _frozen_by_construction(type(node))
+    """Whether every field of records of ``node``'s class passes through ``readonly`` or ``freeze``."""
+    cls = type(node)
+    known = _FROZEN_BY_CONSTRUCTION.get(cls)
+    if known is None:
+        known = _FROZEN_BY_CONSTRUCTION[cls] = attrs.has(cls) and all(
+            a.converter in (readonly, freeze) for a in attrs.fields(cls))
+    return known
 
 
 def freeze(tree: Any) -> Any:
@@ -146,7 +149,7 @@ def check_input(where: str, x: Any, feature_shape: Shape, dtype: np.dtype | None
         raise ShapeError(f"{where}: expected input of shape ({expected}), got {x.shape}")
 
 
-def check_params(where: str, params: Any, record: type, w_shape: tuple[int | None, ...],
+def check_params(where: str, params: Any, record: type[Any], w_shape: tuple[int | None, ...],
                  b_shape: Shape) -> None:
     """Raise unless ``params`` is a ``record`` whose ``w`` fits ``w_shape`` (None: any size)
     and whose ``b``, when present, has ``b_shape``: params made for another layer or model
@@ -155,7 +158,7 @@ def check_params(where: str, params: Any, record: type, w_shape: tuple[int | Non
         raise TreeError(f"{where}: expected {record.__name__} params, got "
                         f"{type(params).__name__} (params made for another model?)")
     w = params.w
-    if w.ndim != len(w_shape) or any(e is not None and e != a for e, a in zip(w_shape, w.shape)):
+    if w.ndim != len(w_shape) or any(e is not None and e != a for e, a in zip(w_shape, w.shape, strict=True)):
         expected = "(" + ", ".join("*" if e is None else str(e) for e in w_shape) + ")"
         raise ShapeError(f"{where}: expected params w of shape {expected}, got {w.shape} "
                          f"(params made for another model?)")

@@ -7,11 +7,13 @@ import math
 import os
 import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import attrs
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random
 from fnn.core import freeze
@@ -68,19 +70,19 @@ def split(x: np.ndarray, t: np.ndarray, *, val_fraction: float, key: random.Key
     return (x[train], t[train]), (x[val], t[val])
 
 
-def one_hot(labels: np.ndarray, num_classes: int, dtype: np.dtype = np.float32) -> np.ndarray:
+def one_hot(labels: np.ndarray, num_classes: int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Rows of ``num_classes`` with a 1 at each label: (n,) ints → (n, num_classes)."""
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
     check_labels("one_hot", labels, num_classes)
-    out = np.zeros(labels.shape + (num_classes,), dtype=dtype)
+    out = np.zeros((*labels.shape, num_classes), dtype=dtype)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
     return out
 
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/): data are big-endian.
-_IDX_DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
+_IDX_DTYPES: dict[int, np.dtype] = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
                0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -159,7 +161,7 @@ def load_mnist(directory: str | os.PathLike) -> Mnist:
     Never downloads: when neither pair is there, the error lists the files to put there.
     """
     directory = Path(directory)
-    splits = {}
+    splits: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
     for split, (image_stem, label_stem) in _MNIST_FILES.items():
         image_path, label_path = _find(directory, image_stem), _find(directory, label_stem)
         if image_path is None and label_path is None:
@@ -183,7 +185,7 @@ def load_mnist(directory: str | os.PathLike) -> Mnist:
     return Mnist(**splits)
 
 
-def scale_pixels(images: np.ndarray, dtype: np.dtype = np.float32) -> np.ndarray:
+def scale_pixels(images: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
     """uint8 pixels 0..255 as floats in [0, 1]."""
     return (np.asarray(images, dtype=dtype) / np.asarray(255, dtype=dtype)).astype(dtype, copy=False)
 

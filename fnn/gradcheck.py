@@ -7,7 +7,9 @@ input and every parameter leaf; losses against their predictions.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,10 +74,13 @@ def layer_errors(layer: Layer, x: np.ndarray, *, params: Any = None, state: Any 
     def objective(p: Any, inputs: np.ndarray) -> float:
         return float(np.vdot(layer.forward(p, state, inputs, key=key, train=train)[0], upstream))
 
+    def leaf_objective(i: int, v: np.ndarray) -> float:
+        return objective(_replace_leaf(params, i, v), x)
+
     errors = {"x": relative_error(dx, numerical_grad(lambda v: objective(params, v), x, eps))}
     grad_leaves = tree.leaves(grads)
     for i, (path, leaf) in enumerate(tree.leaves_with_paths(params)):
-        numeric = numerical_grad(lambda v: objective(_replace_leaf(params, i, v), x), leaf, eps)
+        numeric = numerical_grad(functools.partial(leaf_objective, i), leaf, eps)
         errors["params" + ("" if path == "<root>" else path)] = relative_error(grad_leaves[i], numeric)
     return errors
 

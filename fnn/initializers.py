@@ -12,9 +12,10 @@ fan_in = fan_out = its length.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random
 from fnn.errors import ConfigError
@@ -35,7 +36,7 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def zeros(key: random.Key, shape: tuple[int, ...], dtype: np.dtype = np.float32) -> np.ndarray:
+def zeros(key: random.Key, shape: tuple[int, ...], dtype: DTypeLike = np.float32) -> np.ndarray:
     """All zeros (the key is unused)."""
     return np.zeros(shape, dtype=dtype)
 
@@ -43,7 +44,7 @@ def zeros(key: random.Key, shape: tuple[int, ...], dtype: np.dtype = np.float32)
 def normal(std: float = 0.01) -> Initializer:
     """N(0, std²); ``normal(0.01)`` is the book's 0.01·N(0, 1)."""
 
-    def init(key: random.Key, shape: tuple[int, ...], dtype: np.dtype = np.float32) -> np.ndarray:
+    def init(key: random.Key, shape: tuple[int, ...], dtype: DTypeLike = np.float32) -> np.ndarray:
         w = random.normal(key, shape, dtype)
         w *= np.asarray(std, dtype=dtype)
         return w
@@ -52,7 +53,7 @@ def normal(std: float = 0.01) -> Initializer:
 
 
 def _scaled_uniform(limit_of: Callable[[int, int], float]) -> Initializer:
-    def init(key: random.Key, shape: tuple[int, ...], dtype: np.dtype = np.float32) -> np.ndarray:
+    def init(key: random.Key, shape: tuple[int, ...], dtype: DTypeLike = np.float32) -> np.ndarray:
         limit = limit_of(*fans(shape))
         return random.uniform(key, shape, -limit, limit, dtype)
 

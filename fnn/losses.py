@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from fnn.core import Loss, check_float
-from fnn.numerics import logistic
 from fnn.errors import DataError, DTypeError, ShapeError
+from fnn.numerics import logistic
 from fnn.validators import check_labels
 
 __all__ = ["sse", "mse", "softmax_cross_entropy", "sigmoid_binary_cross_entropy"]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+from typing import Any
 
 import attrs
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn.core import array_field
-from fnn.errors import ConfigError
+from fnn.errors import ConfigError, DTypeError
 from fnn.validators import integer
 
 __all__ = ["Key", "key", "check_key", "split", "child", "normal", "uniform", "bernoulli", "permutation"]
@@ -93,15 +95,23 @@ def _child(parent: bytes, index: int) -> Key:
     return child
 
 
-def normal(k: Key, shape: tuple[int, ...] | int, dtype: np.dtype = np.float32) -> np.ndarray:
+def _float_dtype(where: str, dtype: DTypeLike) -> np.dtype[Any]:
+    """``dtype`` as a numpy dtype, if numpy's generators make it (float32 or float64)."""
+    d = np.dtype(dtype)
+    if d not in (np.float32, np.float64):
+        raise DTypeError(f"random.{where}: dtype must be float32 or float64, got {d}")
+    return d
+
+
+def normal(k: Key, shape: tuple[int, ...] | int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Standard normal samples of ``shape`` (float32 or float64)."""
-    return _generator(k).standard_normal(shape, dtype=dtype)
+    return _generator(k).standard_normal(shape, dtype=_float_dtype("normal", dtype))
 
 
 def uniform(k: Key, shape: tuple[int, ...] | int, low: float = 0.0, high: float = 1.0,
-            dtype: np.dtype = np.float32) -> np.ndarray:
+            dtype: DTypeLike = np.float32) -> np.ndarray:
     """Samples uniform on ``[low, high)`` of ``shape`` (float32 or float64)."""
-    u = _generator(k).random(shape, dtype=dtype)
+    u = _generator(k).random(shape, dtype=_float_dtype("uniform", dtype))
     if low != 0.0 or high != 1.0:
         u *= np.asarray(high - low, dtype=dtype)
         u += np.asarray(low, dtype=dtype)

@@ -72,7 +72,7 @@ def _arrays(flat: Flat) -> dict[str, np.ndarray]:
     """Path -> leaf as an array of its described dtype (Python ints as int64, as stored)."""
     leaf_nodes = [node for node in flat[0] if "leaf" in node]
     return {node["path"]: np.asarray(value, dtype=node["dtype"])
-            for node, value in zip(leaf_nodes, flat[1])}
+            for node, value in zip(leaf_nodes, flat[1], strict=True)}
 
 
 def _value_difference(e: np.ndarray, a: np.ndarray, rtol: float, atol: float) -> str | None:
@@ -106,11 +106,11 @@ def summary(t: Any) -> str:
     type, shape and statistics (min, max, mean, sum, to the last digit)."""
     leaf_nodes = [node for node in checkpoint.describe(t) if "leaf" in node]
     rows = [(node["path"] or "<root>", _leaf_type(node), str(tuple(node["shape"])),
-             _statistics(value)) for node, value in zip(leaf_nodes, tree.leaves(t))]
+             _statistics(value)) for node, value in zip(leaf_nodes, tree.leaves(t), strict=True)]
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
     lines = ["# fnn snapshot summary, for reading diffs; tests compare the .npz beside it",
              f"digest sha256:{checkpoint.digest(t)}"]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3]
               for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -129,7 +129,7 @@ def _statistics(value: Any) -> str:
     # dtype (an f-string would widen float32 to float64 digits). Sums are in float64 too:
     # an integer sum could wrap around silently.
     parts = [] if a.dtype.kind == "c" else [f"min={a.min()!s}", f"max={a.max()!s}"]
-    return " ".join(parts + [f"mean={a.mean(dtype=wide)!s}", f"sum={a.sum(dtype=wide)!s}"])
+    return " ".join([*parts, f"mean={a.mean(dtype=wide)!s}", f"sum={a.sum(dtype=wide)!s}"])
 
 
 _UNSAFE = re.compile(r"[^\w.\[\]-]", re.ASCII)

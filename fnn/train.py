@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
-
 import math
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random, tree
 from fnn.core import Layer, Loss, freeze, param_grads
@@ -47,7 +48,7 @@ class StepMetrics:
 
 
 def init_train_state(model: Layer, optimizer: Transform, key: random.Key,
-                     in_shape: tuple[int, ...], dtype: np.dtype = np.float32) -> TrainState:
+                     in_shape: tuple[int, ...], dtype: DTypeLike = np.float32) -> TrainState:
     """Initialise the model for inputs of ``in_shape`` (no batch axis) and the optimizer.
 
     ``key`` is split: one part makes the parameters, the other is the state's key.
@@ -247,8 +248,8 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
             if not isinstance(step, TrainStep):
                 raise ConfigError("fit: validation needs evaluate_fn(ts, x, t) -> EvalMetrics "
                                  "when the step was not made by make_train_step")
-            evaluate_fn = lambda s, xv, tv: evaluate(step.model, step.loss, s, xv, tv,
-                                                     batch_size=batch_size)
+            def evaluate_fn(s, xv, tv):
+                return evaluate(step.model, step.loss, s, xv, tv, batch_size=batch_size)
     n_batches = len(x) // batch_size if drop_last else -(-len(x) // batch_size)
     history = History()
     step_losses: list[float] = []
@@ -264,14 +265,14 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
                     sizes.append(len(xb))
                     step_losses.append(metrics.loss)
                     bar.update(1, f"loss {metrics.loss:.4f}")
-                val = evaluate_fn(ts, *validation) if validation is not None else None
+                val = evaluate_fn(ts, *validation) if evaluate_fn and validation is not None else None
             finally:
                 bar.close()
             history = History(
-                history.train_loss + (float(np.dot(losses, sizes) / np.sum(sizes)),),
+                (*history.train_loss, float(np.dot(losses, sizes) / np.sum(sizes))),
                 history.val_loss + ((val.loss,) if val else ()),
                 history.val_accuracy + ((val.accuracy,) if val else ()),
-                history.seconds + (time.perf_counter() - start,),
+                (*history.seconds, time.perf_counter() - start),
                 tuple(step_losses))
             bar.write(_summary(epoch + 1, epochs, history))
             # Every callback sees every epoch (a logger after an early stop still logs).

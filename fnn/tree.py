@@ -8,7 +8,8 @@ in sorted key order, attrs records in field order, so leaf order is fixed.
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -40,9 +41,7 @@ def _kind(node: Tree) -> int:
             # (attribute name, __init__ argument name) of the fields set through __init__
             fields = [a for a in attrs.fields(cls) if a.init]
             _FIELDS[cls] = tuple((a.name, a.alias) for a in fields)
-            getter = operator.attrgetter(*(a.name for a in fields)) if fields else None
-            _GETTERS[cls] = (getter if len(fields) > 1 else
-                             (lambda node, g=getter: (g(node),)) if fields else (lambda node: ()))
+            _GETTERS[cls] = _getter(tuple(a.name for a in fields))
             _POSITIONAL[cls] = not any(a.kw_only for a in fields)
         elif isinstance(node, (tuple, list)):
             kind = _SEQUENCE
@@ -54,12 +53,22 @@ def _kind(node: Tree) -> int:
     return kind
 
 
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    """A function returning the tuple of a record's ``names`` attributes."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if names:
+        single = operator.attrgetter(names[0])
+        return lambda node: (single(node),)
+    return lambda node: ()
+
+
 def _keys(node: dict) -> list:
     """A dict's keys in traversal order: sorted, by type name first so mixed keys sort too."""
     return sorted(node, key=lambda k: (type(k).__name__, k))
 
 
-def _values(node: Tree, kind: int) -> list:
+def _values(node: Tree, kind: int) -> Sequence[Any]:
     if kind == _SEQUENCE:
         return list(node)
     if kind == _DICT:
@@ -87,7 +96,7 @@ def children(node: Tree) -> list[tuple[str, Any]] | None:
     kind = _kind(node)
     if kind == _LEAF:
         return None
-    return list(zip(_steps(node, kind), _values(node, kind)))
+    return list(zip(_steps(node, kind), _values(node, kind), strict=True))
 
 
 def _rebuild(node: Tree, kind: int, values: list) -> Tree:
@@ -103,10 +112,11 @@ def _make(cls: type, kind: int, keys: list | None, values: list) -> Tree:
             return values
         return cls(*values) if hasattr(cls, "_fields") else cls(values)
     if kind == _DICT:
-        return dict(zip(keys, values))
+        assert keys is not None  # every dict node carries its keys
+        return dict(zip(keys, values, strict=True))
     if _POSITIONAL[cls]:
         return cls(*values)
-    return cls(**{alias: v for (_, alias), v in zip(_FIELDS[cls], values)})
+    return cls(**{alias: v for (_, alias), v in zip(_FIELDS[cls], values, strict=True)})
 
 
 def _describe(node: Tree) -> str:
@@ -122,7 +132,7 @@ def _describe(node: Tree) -> str:
     return f"a leaf of type {type(node).__name__}"
 
 
-def map(f: Callable, tree: Tree, *rest: Tree) -> Tree:  # noqa: A001 - the contract's name
+def map(f: Callable, tree: Tree, *rest: Tree) -> Tree:
     """Apply ``f`` to the leaves of ``tree`` (and the matching leaves of ``rest``).
 
     Returns a tree of the same structure; records are rebuilt through their
@@ -152,7 +162,8 @@ class _Mismatch(Exception):
 
     def __init__(self, expected: str, actual: str):
         super().__init__()
-        self.expected, self.actual, self.steps = expected, actual, []
+        self.expected, self.actual = expected, actual
+        self.steps: list[str] = []
 
 
 def _same_kind(node: Tree, kind: int, other: Tree) -> bool:
@@ -163,7 +174,7 @@ def _same_kind(node: Tree, kind: int, other: Tree) -> bool:
     return type(other) is type(node)
 
 
-def _map_n(f: Callable, node: Tree, others: tuple) -> Tree:
+def _map_n(f: Callable, node: Tree, others: Sequence[Tree]) -> Tree:
     if node is None:
         if any(other is not None for other in others):
             raise _Mismatch("None", _describe(next(o for o in others if o is not None)))
@@ -179,7 +190,7 @@ def _map_n(f: Callable, node: Tree, others: tuple) -> Tree:
             raise _Mismatch(_describe(node), _describe(other))
     values = []
     for i, (child, *other_children) in enumerate(
-            zip(_values(node, kind), *(_values(other, kind) for other in others))):
+            zip(_values(node, kind), *(_values(other, kind) for other in others), strict=True)):
         try:
             values.append(_map_n(f, child, other_children))
         except _Mismatch as mismatch:
@@ -290,5 +301,5 @@ def _walk(node: Tree, path: str) -> Iterator[tuple[str, Any]]:
     if kind == _LEAF:
         yield path, node
         return
-    for step, child in zip(_steps(node, kind), _values(node, kind)):
+    for step, child in zip(_steps(node, kind), _values(node, kind), strict=True):
         yield from _walk(child, path + step)

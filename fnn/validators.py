@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ def integer(where: str, name: str, value: Any, minimum: int = 1) -> int:
 def number(where: str, name: str, value: Any, in_range: Callable[[float], bool],
            requirement: str) -> float:
     """``value`` as a float if it is a real number (not a bool) and ``in_range``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not in_range(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not in_range(float(value)):
         raise ConfigError(f"{where}: {name} must be {requirement}, got {value!r}")
     return float(value)
 

@@ -23,7 +23,7 @@ def bars(n=60, seed=0):
     labels = rng.integers(0, 3, n)
     x = rng.normal(0, 0.3, size=(n, 1, 8, 8)).astype(np.float32)
     where = rng.integers(1, 7, n)
-    for i, (label, k) in enumerate(zip(labels, where)):
+    for i, (label, k) in enumerate(zip(labels, where, strict=True)):
         image = x[i, 0]
         if label == 0:
             image[k] += 1
@@ -64,7 +64,7 @@ def test_trains_evaluates_and_reproduces_exactly_from_the_seed():
     y = fnn.predict(model, ts, x)
     y_eval, state, _ = model.forward(ts.params, ts.state, x, train=False)
     np.testing.assert_array_equal(y, y_eval)
-    assert all(a is b for a, b in zip(state, ts.state))
+    assert all(a is b for a, b in zip(state, ts.state, strict=True))
     assert y.dtype == np.float32 and fnn.metrics.accuracy(y, t) >= 0.9
     # The same seed gives the same bytes; another seed another run.
     assert_trees_equal(train(seed=0)[2], ts)

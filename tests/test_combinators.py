@@ -32,7 +32,7 @@ def test_shape_inference_matches_forward_shapes(rng):
     assert [p.w.shape for p in params if p is not None] == [(12, 7), (7, 2)]
     assert state == (None,) * 4
     y, _, _ = model.forward(params, state, rng.normal(size=(5, 3, 4)).astype(np.float32))
-    assert y.shape == (5,) + out_shape
+    assert y.shape == (5, *out_shape)
 
 
 def test_nested_sequential(rng):
@@ -113,5 +113,5 @@ def test_fnn_layers_say_whether_they_read_a_key():
 def test_a_key_that_is_not_a_key_is_refused_even_where_no_child_reads_it():
     model = fnn.sequential(layers.dense(2), layers.relu())
     params, state, _ = model.init(random.key(0), (3,))
-    with pytest.raises(TypeError, match="fnn.random.Key"):
+    with pytest.raises(TypeError, match=r"fnn.random.Key"):
         model.forward(params, state, np.ones((1, 3), np.float32), key=0)

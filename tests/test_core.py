@@ -42,7 +42,7 @@ def test_records_hold_read_only_arrays_and_compare_by_value():
 def test_check_input_names_where_and_both_shapes():
     with pytest.raises(ShapeError, match=r"dense\(3\): expected input of shape \(batch, 4\), got \(2, 5\)"):
         check_input("dense(3)", np.zeros((2, 5)), (4,))
-    with pytest.raises(DTypeError, match="expected dtype float32.*got float64"):
+    with pytest.raises(DTypeError, match=r"expected dtype float32.*got float64"):
         check_input("dense(3)", np.zeros((2, 4)), (4,), np.dtype(np.float32))
     with pytest.raises(DTypeError, match="floating-point array, got dtype int64"):
         check_input("dense(3)", np.zeros((2, 4), dtype=np.int64), (4,))

@@ -53,7 +53,7 @@ def test_scale_pixels():
 
 def test_split_is_seeded_disjoint_and_complete():
     x, t = np.arange(20) * 2, np.arange(20)
-    (xa, ta), (xv, tv) = data.split(x, t, val_fraction=0.25, key=random.key(0))
+    (xa, ta), (_xv, tv) = data.split(x, t, val_fraction=0.25, key=random.key(0))
     assert len(tv) == 5 and len(ta) == 15
     assert sorted(np.concatenate([ta, tv])) == list(range(20))
     np.testing.assert_array_equal(xa, ta * 2)
@@ -140,12 +140,12 @@ def test_real_mnist_files(mnist):
 
 
 def test_load_mnist_says_which_files_to_put_where(tmp_path):
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz.*never downloads") as info:
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz.*never downloads") as info:
         data.load_mnist(tmp_path)
     assert str(tmp_path) in str(info.value)
     (tmp_path / "train-images-idx3-ubyte").write_bytes(
         idx_bytes(np.zeros((2, 28, 28), np.uint8), 0x08))
-    with pytest.raises(DataError, match="train-labels-idx1-ubyte.*missing"):
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.*missing"):
         data.load_mnist(tmp_path)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(3, np.uint8), 0x08))
     with pytest.raises(DataError, match="do not fit together"):
@@ -155,7 +155,7 @@ def test_load_mnist_says_which_files_to_put_where(tmp_path):
 def test_load_digits():
     pytest.importorskip("sklearn")
     x, t = data.load_digits()
-    assert x.shape == (1797, 64) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert x.shape == (1797, 64) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
     assert t.dtype == np.int64 and sorted(set(t.tolist())) == list(range(10))
 
 

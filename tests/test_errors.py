@@ -9,9 +9,16 @@ import pytest
 
 import fnn
 from fnn import data, layers, losses, optim, random
-from fnn.errors import (ConfigError, DataError, DTypeError, FnnError, MissingKeyError,
-                        NonFiniteError, ShapeError, TreeError)
-
+from fnn.errors import (
+    ConfigError,
+    DataError,
+    DTypeError,
+    FnnError,
+    MissingKeyError,
+    NonFiniteError,
+    ShapeError,
+    TreeError,
+)
 from tests.helpers import small_problem
 
 
@@ -86,7 +93,7 @@ def test_settings_leaving_no_output_pixels(layer, in_shape, fragments):
         layer.init(random.key(0), in_shape)
     params, state, _ = layer.init(random.key(0), (1, 9, 9))
     with raises(ShapeError, *fragments):
-        layer.forward(params, state, np.zeros((1,) + in_shape, np.float32))
+        layer.forward(params, state, np.zeros((1, *in_shape), np.float32))
 
 
 @pytest.mark.parametrize("factory, fragments", [
@@ -165,8 +172,8 @@ def test_params_of_another_model_are_refused(mlp_setup):
 
 
 def test_an_optimizer_state_for_another_tree_is_refused(mlp_setup):
-    model, ts, step = mlp_setup
-    wrong = optim.momentum(0.1).init(ts.params[:1] + (None, None))
+    _model, ts, step = mlp_setup
+    wrong = optim.momentum(0.1).init((*ts.params[:1], None, None))
     with raises(TreeError, "momentum", "state made by init", "[2]"):
         step(attrs.evolve(ts, opt_state=wrong), *small_problem())
 
@@ -205,7 +212,7 @@ def test_non_finite_gradients_with_a_finite_loss_raise_naming_the_leaf():
     x = np.array([[np.inf, 0.0]], np.float32)
     big = fnn.layers.DenseParams(np.array([[1.0, 1.0], [0.0, 0.0]], np.float32),
                                  np.zeros(2, np.float32))
-    ts = attrs.evolve(ts, params=(big,) + ts.params[1:])
+    ts = attrs.evolve(ts, params=(big, *ts.params[1:]))
     with raises(NonFiniteError, "train step 0", "gradient at [0].w"):
         step(ts, x, np.zeros((1, 2), np.float32))
     unchecked = fnn.make_train_step(model, losses.mse(), opt, check_finite=False)

@@ -4,7 +4,6 @@ import pytest
 import fnn
 from fnn import losses, optim, random
 from fnn.testing import assert_trees_equal
-
 from tests.helpers import all_arrays, small_mlp, small_problem
 
 
@@ -47,7 +46,7 @@ def test_fit_is_pure(setup):
     x, t = small_problem()
     before = [a.copy() for a in all_arrays(ts)] + [x.copy(), t.copy()]
     fnn.fit(step, ts, x, t, epochs=2, batch_size=7, key=random.key(0), progress=False)
-    assert all(np.array_equal(a, b) for a, b in zip(before, all_arrays(ts) + [x, t]))
+    assert all(np.array_equal(a, b) for a, b in zip(before, [*all_arrays(ts), x, t], strict=True))
 
 
 def test_validation_metrics_match_evaluate(setup):
@@ -86,7 +85,8 @@ def test_a_callback_stops_training_and_every_callback_sees_every_epoch(setup):
 
 def test_early_stopping_reads_the_history():
     stop = fnn.early_stopping(2)
-    history = lambda *v: fnn.History(val_loss=v)
+    def history(*v):
+        return fnn.History(val_loss=v)
     assert not stop(None, history(1.0, 0.9))
     assert not stop(None, history(1.0, 0.9, 0.95))
     assert stop(None, history(1.0, 0.9, 0.95, 0.91))

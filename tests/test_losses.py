@@ -69,7 +69,7 @@ def test_sigmoid_binary_cross_entropy(rng):
 
 
 @pytest.mark.parametrize("loss", [losses.sse(), losses.mse(), losses.softmax_cross_entropy(),
-                                  losses.sigmoid_binary_cross_entropy()], ids=lambda l: l.name)
+                                  losses.sigmoid_binary_cross_entropy()], ids=lambda layer: layer.name)
 def test_float32_stays_float32(loss):
     y = np.zeros((2, 3), np.float32)
     t = np.array([0, 2]) if loss.name == "softmax_cross_entropy" else np.ones((2, 3))

@@ -53,7 +53,7 @@ def cnn_stacks(draw, smooth_only):
                                        stride=draw(st.integers(1, 2)),
                                        padding=draw(st.integers(0, 1))))
             stack.append(draw(st.sampled_from(SMOOTH[:3] if smooth_only else
-                                              SMOOTH[:3] + [layers.relu]))())
+                                              [*SMOOTH[:3], layers.relu]))())
         elif kind == "bn":
             stack.append(layers.batch_norm())
         else:
@@ -72,7 +72,7 @@ def test_inferred_shapes_equal_forward_shapes(stack, batch, channels, height, wi
                                               train, seed):
     model, is_cnn = stack
     in_shape = (channels, height, width) if is_cnn else (features,)
-    x = inputs(seed, (batch,) + in_shape, np.float32)
+    x = inputs(seed, (batch, *in_shape), np.float32)
     try:
         params, state, out_shape = model.init(random.key(seed), in_shape)
     except ShapeError:
@@ -88,8 +88,8 @@ def test_inferred_shapes_equal_forward_shapes(stack, batch, channels, height, wi
             assert "more than one value per feature" in str(exc)
             event("batch norm refused a single value per feature")
             return
-    y, new_state, cache = model.forward(params, state, x, key=random.key(seed), train=train)
-    assert y.shape == (batch,) + out_shape and y.dtype == np.float32
+    y, _new_state, cache = model.forward(params, state, x, key=random.key(seed), train=train)
+    assert y.shape == (batch, *out_shape) and y.dtype == np.float32
     dx, grads = model.backward(params, cache, np.ones_like(y))
     assert dx.shape == x.shape and dx.dtype == np.float32
     assert shapes(grads) == shapes(params)

@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-
 SCRIPT = """
 import hashlib, sys
 import numpy as np

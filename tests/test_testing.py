@@ -42,9 +42,9 @@ def test_assert_trees_equal_lists_every_difference():
     _, ts = seeded_transition()
     assert_trees_equal(ts, seeded_transition()[1])
     other = fnn.tree.map(lambda leaf: leaf, ts)
-    other = fnn.TrainState(other.params[:1] + (layers.BatchNormParams(
-        other.params[1].gamma + np.float32(1), other.params[1].beta),) + other.params[2:],
-        other.state, other.opt_state, other.key, 2)
+    changed = layers.BatchNormParams(other.params[1].gamma + np.float32(1), other.params[1].beta)
+    other = fnn.TrainState((*other.params[:1], changed, *other.params[2:]), other.state,
+                           other.opt_state, other.key, 2)
     with pytest.raises(AssertionError) as info:
         assert_trees_equal(other, ts)
     message = str(info.value)

@@ -5,7 +5,6 @@ import fnn
 from fnn import layers, losses, optim, random
 from fnn.errors import DataError, NonFiniteError, ShapeError
 from fnn.testing import assert_trees_equal
-
 from tests.helpers import all_arrays, small_mlp, small_problem
 
 
@@ -18,7 +17,7 @@ def setup():
 
 
 def test_init_train_state(setup):
-    model, ts, _ = setup
+    _model, ts, _ = setup
     assert ts.step == 0 and ts.state == (None, None, None)
     assert ts.params[0].w.shape == (5, 8) and ts.opt_state.step == 0
     assert all(not a.flags.writeable for a in all_arrays(ts))
@@ -29,8 +28,8 @@ def test_step_is_pure_and_returns_read_only_records(setup):
     x, t = small_problem()
     before = [a.copy() for a in all_arrays(ts)] + [x.copy(), t.copy()]
     new_ts, metrics = step(ts, x, t)
-    after = all_arrays(ts) + [x, t]
-    assert all(a.tobytes() == b.tobytes() and a.dtype == b.dtype for a, b in zip(before, after))
+    after = [*all_arrays(ts), x, t]
+    assert all(a.tobytes() == b.tobytes() and a.dtype == b.dtype for a, b in zip(before, after, strict=True))
     assert all(not a.flags.writeable for a in all_arrays(new_ts))
     assert new_ts.step == 1 and new_ts.opt_state.step == 1 and new_ts.key != ts.key
     again_ts, again_metrics = step(ts, x, t)
@@ -87,7 +86,7 @@ def test_value_and_grad_matches_numerical_gradients(rng):
     w1 = np.array(params[0].w)
 
     def loss_at(w):
-        p = (fnn.layers.DenseParams(w, params[0].b),) + params[1:]
+        p = (fnn.layers.DenseParams(w, params[0].b), *params[1:])
         return f(p, state, x, t)[0]
 
     err = fnn.gradcheck.relative_error(grads[0].w, fnn.gradcheck.numerical_grad(loss_at, w1))

@@ -42,10 +42,11 @@ def output_size(where: str, in_hw: tuple[int, ...], kernel: Pair, stride: Pair,
     Raises ``ShapeError`` naming ``where``, the input size and the settings
     when the padded image is smaller than the kernel (no output pixels).
     """
-    if any(n + 2 * p < k for n, k, p in zip(in_hw, kernel, padding)):
+    if any(n + 2 * p < k for n, k, p in zip(in_hw, kernel, padding, strict=True)):
         raise ShapeError(f"{where}: an input of height x width {in_hw[0]}x{in_hw[1]} leaves no "
                          f"output pixels with {describe(kernel, stride, padding)}")
-    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(in_hw, kernel, stride, padding))
+    (h, kh, sh, ph), (w, kw, sw, pw) = zip(in_hw, kernel, stride, padding, strict=True)
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
 def image_shape(where: str, in_shape: tuple[int, ...]) -> tuple[int, int, int]:

@@ -17,8 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from fnn import random
 from fnn.core import Layer, array_field, check_params
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
-from fnn.layers._spatial import (Pair, check_images, image_shape, offset_slices, output_size,
-                                 pair)
+from fnn.layers._spatial import Pair, check_images, image_shape, offset_slices, output_size, pair
 from fnn.validators import integer
 
 __all__ = ["ConvParams", "conv2d", "im2col", "col2im"]

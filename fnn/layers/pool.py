@@ -8,7 +8,7 @@ parameters or state.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -47,7 +47,7 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
     def backward(params, cache, dy):
         x, extra = cache
         # Windows as large as their stride tile an image whose sides they divide.
-        tiled = strides == kernel and all(n % k == 0 for n, k in zip(x.shape[2:], kernel))
+        tiled = strides == kernel and all(n % k == 0 for n, k in zip(x.shape[2:], kernel, strict=True))
         dx = np.empty_like(x) if tiled else np.zeros_like(x)
         bwd(x, extra, dy, dx, slices_for(x.shape[2:]), overlap)
         return dx, None
@@ -96,7 +96,7 @@ def _max_backward(x, extra, dy, dx, slices, overlap):
     if layout.strides != dy.strides:
         layout[...] = dy
         dy = layout
-    for index, hit in zip(slices, masks):
+    for index, hit in zip(slices, masks, strict=True):
         if overlap:
             dx[index] += dy * hit
         else:

@@ -4,10 +4,8 @@ Every ``lr`` is a float or a schedule ``step -> float`` from ``fnn.optim.schedul
 """
 
 from fnn.optim import schedules
-from fnn.optim.adaptive import (AdagradState, AdamState, RmspropState, adagrad, adam, adamw,
-                                rmsprop)
-from fnn.optim.regularize import (CountState, add_weight_decay, clip_by_global_norm, global_norm,
-                                  weights_only)
+from fnn.optim.adaptive import AdagradState, AdamState, RmspropState, adagrad, adam, adamw, rmsprop
+from fnn.optim.regularize import CountState, add_weight_decay, clip_by_global_norm, global_norm, weights_only
 from fnn.optim.sgd import MomentumState, SgdState, momentum, nesterov, sgd
 from fnn.optim.transform import Transform, apply_updates, chain, update_and_apply
 

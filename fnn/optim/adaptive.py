@@ -11,8 +11,15 @@ import numpy as np
 from fnn.core import freeze
 from fnn.optim.regularize import Mask, decay_flags, require_params
 from fnn.optim.sgd import zeros_like_tree
-from fnn.optim.transform import (LeafUpdate, Schedule, Transform, check_learning_rate,
-                                 check_state, leafwise, learning_rate)
+from fnn.optim.transform import (
+    LeafUpdate,
+    Schedule,
+    Transform,
+    check_learning_rate,
+    check_state,
+    leafwise,
+    learning_rate,
+)
 from fnn.validators import fraction, non_negative, positive
 
 __all__ = ["AdagradState", "RmspropState", "AdamState", "adagrad", "rmsprop", "adam", "adamw"]

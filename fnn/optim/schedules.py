@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 from fnn.optim.transform import Schedule
 from fnn.validators import integer, non_negative

@@ -7,11 +7,18 @@ from typing import Any
 import attrs
 import numpy as np
 
-from fnn.core import freeze, readonly
-from fnn.optim.transform import (LeafUpdate, Schedule, Transform, check_learning_rate,
-                                 check_state, leafwise, learning_rate)
-from fnn.validators import fraction
 from fnn import tree
+from fnn.core import freeze, readonly
+from fnn.optim.transform import (
+    LeafUpdate,
+    Schedule,
+    Transform,
+    check_learning_rate,
+    check_state,
+    leafwise,
+    learning_rate,
+)
+from fnn.validators import fraction
 
 __all__ = ["SgdState", "MomentumState", "sgd", "momentum", "nesterov"]
 

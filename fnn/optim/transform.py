@@ -13,7 +13,8 @@ for the optimizers that offer it (every one built with ``leafwise``).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
@@ -124,7 +125,7 @@ def leafwise(where: str, init: Callable, prepare: Callable) -> Transform:
                                         grads, *step.states, params)
         return new_params, step.make_state(*states)
 
-    apply.update = update
+    apply.update = update  # type: ignore[attr-defined]  # functions take attributes; Callable does not say so
     return Transform(init, update, apply)
 
 
@@ -150,10 +151,10 @@ def _zip_leaves(where: str, first: Any, rest: tuple) -> tuple[Any, list[tuple]]:
     for other_leaves, _ in others:
         other_shapes = [getattr(leaf, "shape", ()) for leaf in other_leaves]
         if other_shapes != shapes:
-            shape, other = next(pair for pair in zip(shapes, other_shapes) if pair[0] != pair[1])
+            shape, other = next(pair for pair in zip(shapes, other_shapes, strict=True) if pair[0] != pair[1])
             raise ShapeError(f"{where}: leaf shapes differ, {shape} and {other} "
                              f"(was the state made by init for these params?)")
-    return structure, list(zip(leaves, *(other_leaves for other_leaves, _ in others)))
+    return structure, list(zip(leaves, *(other_leaves for other_leaves, _ in others), strict=True))
 
 
 def check_state(where: str, state: Any, record: type) -> None:
@@ -207,7 +208,7 @@ def chain(*transforms: Transform) -> Transform:
             raise TreeError(f"chain: expected a state tuple of {len(transforms)} (one per "
                             f"transform), got {type(state).__name__}")
         new_states = []
-        for t, s in zip(transforms[:count], state):
+        for t, s in zip(transforms[:count], state, strict=False):
             grads, s = t.update(grads, s, params)
             new_states.append(s)
         return grads, new_states
@@ -221,5 +222,5 @@ def chain(*transforms: Transform) -> Transform:
         params, last = update_and_apply(transforms[-1], grads, state[-1], params)
         return params, (*new_states, last)
 
-    apply.update = update
+    apply.update = update  # type: ignore[attr-defined]  # functions take attributes; Callable does not say so
     return Transform(init, update, apply if transforms else None)

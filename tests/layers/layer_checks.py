@@ -28,7 +28,7 @@ def assert_pure_and_dtype_preserving(layer, x, *, train=True, key=None, seed=0):
     assert dx.shape == x.shape and dx.dtype == x.dtype
     for a in arrays(params) + arrays(state) + arrays(new_state) + arrays(grads):
         assert a.dtype == x.dtype and not a.flags.writeable
-    for a, b in zip(inputs, before):
+    for a, b in zip(inputs, before, strict=True):
         np.testing.assert_array_equal(a, b)
     return y, new_state, dx, grads
 

@@ -15,12 +15,12 @@ def away_from_zero(rng, shape):
     return x + 0.1 * np.sign(x)
 
 
-@pytest.mark.parametrize("layer", SMOOTH + KINKED, ids=lambda l: l.name)
+@pytest.mark.parametrize("layer", SMOOTH + KINKED, ids=lambda layer: layer.name)
 def test_gradients(rng, layer):
     assert_layer_gradients(layer, away_from_zero(rng, (4, 6)))
 
 
-@pytest.mark.parametrize("layer", SMOOTH + KINKED, ids=lambda l: l.name)
+@pytest.mark.parametrize("layer", SMOOTH + KINKED, ids=lambda layer: layer.name)
 def test_shape_is_preserved_and_dy_never_written(rng, layer):
     x = away_from_zero(rng, (3, 2, 5))
     params, state, out_shape = layer.init(None, x.shape[1:])
@@ -35,7 +35,8 @@ def test_shape_is_preserved_and_dy_never_written(rng, layer):
 
 def test_values_against_their_definitions():
     x = np.array([[-2.0, -0.5, 0.0, 1.5]])
-    forward = lambda layer: layer.forward(None, None, x)[0]
+    def forward(layer):
+        return layer.forward(None, None, x)[0]
     np.testing.assert_allclose(forward(layers.relu()), [[0, 0, 0, 1.5]])
     np.testing.assert_allclose(forward(layers.leaky_relu(0.1)), [[-0.2, -0.05, 0, 1.5]])
     np.testing.assert_allclose(forward(layers.sigmoid()), 1 / (1 + np.exp(-x)))
@@ -59,7 +60,7 @@ def test_step_has_zero_gradient(rng):
     assert grads is None and not dx.any()
 
 
-@pytest.mark.parametrize("layer", SMOOTH + KINKED + [layers.step()], ids=lambda l: l.name)
+@pytest.mark.parametrize("layer", SMOOTH + KINKED + [layers.step()], ids=lambda layer: layer.name)
 def test_float32_stays_float32(rng, layer):
     x = rng.normal(size=(2, 3)).astype(np.float32)
     y, _, cache = layer.forward(None, None, x)

@@ -9,8 +9,7 @@ from fnn.errors import DTypeError, ShapeError
 from fnn.layers import ConvParams, conv2d
 from fnn.layers.conv import col2im, im2col
 from fnn.testing import assert_layer_gradients, assert_trees_equal
-from tests.layers.layer_checks import (assert_init_agrees_with_forward,
-                                      assert_pure_and_dtype_preserving)
+from tests.layers.layer_checks import assert_init_agrees_with_forward, assert_pure_and_dtype_preserving
 
 # (kernel_size, stride, padding, input shape (N, C, H, W)): square and rectangular kernels
 # and strides, with and without padding, odd and non-square inputs.

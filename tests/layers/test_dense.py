@@ -64,7 +64,7 @@ def test_wrong_inputs_name_the_layer_and_both_shapes():
         layer.forward(params, None, np.zeros((2, 5), np.float32))
     with pytest.raises(ShapeError, match=r"\(batch, 4\).*\(4,\)"):
         layer.forward(params, None, np.zeros(4, np.float32))
-    with pytest.raises(DTypeError, match="float32.*float64"):
+    with pytest.raises(DTypeError, match=r"float32.*float64"):
         layer.forward(params, None, np.zeros((2, 4)))
     with pytest.raises(ShapeError, match="flatten"):
         layer.init(random.key(0), (1, 28, 28))

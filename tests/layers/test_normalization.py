@@ -60,7 +60,8 @@ def test_evaluation_uses_the_running_statistics_and_keeps_the_state(rng, shape):
     y, new_state, _ = layer.forward(params, state, x, train=False)
     assert new_state is state
     column = (-1,) + (1,) * (len(shape) - 2)
-    r = lambda v: v.reshape(column)
+    def r(v):
+        return v.reshape(column)
     expected = r(params.gamma) * (x - r(state.mean)) / np.sqrt(r(state.var) + 1e-3) + r(params.beta)
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
 
@@ -92,7 +93,7 @@ def test_wrong_inputs_name_the_layer_and_both_shapes():
         layer.forward(params, state, np.zeros((2, 3, 3, 3), np.float32))
     with pytest.raises(ShapeError, match=r"got \(2, 4, 3\)"):
         layer.forward(params, state, np.zeros((2, 4, 3), np.float32))
-    with pytest.raises(DTypeError, match="batch_norm.*float32.*float64"):
+    with pytest.raises(DTypeError, match=r"batch_norm.*float32.*float64"):
         layer.forward(params, state, np.zeros((2, 4)))
     with pytest.raises(ValueError, match="momentum"):
         batch_norm(momentum=1.5)

@@ -10,8 +10,7 @@ from fnn import random
 from fnn.errors import ShapeError
 from fnn.layers import avg_pool2d, max_pool2d
 from fnn.testing import assert_layer_gradients
-from tests.layers.layer_checks import (assert_init_agrees_with_forward,
-                                      assert_pure_and_dtype_preserving)
+from tests.layers.layer_checks import assert_init_agrees_with_forward, assert_pure_and_dtype_preserving
 
 POOLS = {"max": (max_pool2d, np.max), "avg": (avg_pool2d, np.mean)}
 # (size, stride, input shape): without overlap, with overlap, rectangular, odd leftovers.
@@ -60,7 +59,7 @@ def test_max_pool_routes_each_gradient_to_the_first_maximum(rng, size, stride, s
     y, _, cache = layer.forward(None, None, x, train=train)
     dy = rng.normal(size=y.shape)
     dx, _ = layer.backward(None, cache, dy)
-    windows, (kh, kw), (sh, sw) = windows_reference(x, size, stride)
+    windows, (_kh, kw), (sh, sw) = windows_reference(x, size, stride)
     first = windows.argmax(axis=-1)  # numpy's argmax returns the first maximum
     expected = np.zeros_like(x)
     for n, c, i, j in np.ndindex(*y.shape):

@@ -55,7 +55,7 @@ def test_adam_takes_a_schedule():
 def test_adam_refuses_a_state_for_other_params():
     transform = optim.adam()
     state = transform.init({"a": np.zeros(2)})
-    with pytest.raises(TreeError, match="adam.*state made by init"):
+    with pytest.raises(TreeError, match=r"adam.*state made by init"):
         transform.update({"b": np.zeros(2)}, state)
 
 
@@ -119,5 +119,5 @@ def test_adamw_without_decay_is_adam():
 
 def test_adamw_needs_the_params():
     transform = optim.adamw()
-    with pytest.raises(ValueError, match="adamw: .*needs the params"):
+    with pytest.raises(ValueError, match=r"adamw: .*needs the params"):
         transform.update(np.ones(2), transform.init(np.ones(2)))

@@ -51,7 +51,7 @@ def test_update_is_pure(transform):
     copies = [a.copy() for a in all_arrays((params, grads))]
     first, second = two_steps(transform, params, grads), two_steps(transform, params, grads)
     assert_trees_equal(first, second)
-    for before, after in zip(copies, all_arrays((params, grads))):
+    for before, after in zip(copies, all_arrays((params, grads)), strict=True):
         np.testing.assert_array_equal(before, after)
 
 
@@ -125,7 +125,7 @@ def test_update_and_apply_is_pure_and_returns_frozen_arrays(transform):
     copies = [a.copy() for a in all_arrays((params, grads))]
     new_params, state = applied_at_once(transform, params, grads)
     assert_trees_equal((new_params, state), applied_at_once(transform, params, grads))
-    for before, after in zip(copies, all_arrays((params, grads))):
+    for before, after in zip(copies, all_arrays((params, grads)), strict=True):
         np.testing.assert_array_equal(before, after)
     for array in all_arrays((new_params, state)):
         assert not array.flags.writeable and array.dtype == np.float32

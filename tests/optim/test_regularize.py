@@ -61,7 +61,7 @@ def test_a_mask_tree_of_another_shape_is_refused():
 
 
 def test_weight_decay_needs_the_params():
-    with pytest.raises(ValueError, match="add_weight_decay: .*needs the params"):
+    with pytest.raises(ValueError, match=r"add_weight_decay: .*needs the params"):
         optim.add_weight_decay(0.1).update(np.ones(2), optim.CountState())
 
 

@@ -36,7 +36,8 @@ def test_momentum_defaults_are_the_books():
 
 def test_schedules_are_evaluated_at_the_step_count():
     seen = []
-    lr = lambda step: seen.append(step) or 0.1 * (step + 1)
+    def lr(step):
+        return seen.append(step) or 0.1 * (step + 1)
     history, _ = run(optim.sgd(lr), np.array([0.0]), [np.array([1.0])] * 3)
     assert seen == [0, 1, 2]
     np.testing.assert_allclose(history, [[-0.1], [-0.3], [-0.6]], rtol=1e-14)
@@ -45,7 +46,7 @@ def test_schedules_are_evaluated_at_the_step_count():
 def test_states_are_frozen_records_with_read_only_arrays():
     params = (DenseParams(np.ones((2, 2)), np.zeros(2)), None)
     state = optim.momentum().init(params)
-    updates, state = optim.momentum().update(
+    _updates, state = optim.momentum().update(
         (DenseParams(np.ones((2, 2)), np.ones(2)), None), state, params)
     assert not state.velocity[0].w.flags.writeable and state.velocity[1] is None
     with pytest.raises(AttributeError):
@@ -69,7 +70,7 @@ def test_chain_applies_in_order():
 def test_state_for_another_tree_is_refused():
     transform = optim.momentum()
     state = transform.init((np.zeros(2), np.zeros(3)))
-    with pytest.raises(TreeError, match="momentum.*state made by init"):
+    with pytest.raises(TreeError, match=r"momentum.*state made by init"):
         transform.update((np.zeros(2),), state)
 
 

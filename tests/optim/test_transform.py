@@ -1,4 +1,5 @@
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import attrs
 import numpy as np
@@ -55,7 +56,7 @@ def test_every_optimizer_takes_scalar_leaves_as_one_element_arrays(name):
         assert_trees_equal(new, optim.apply_updates(params, updates))
         arrays, array_state = optim.update_and_apply(
             transform, tuple(np.reshape(np.asarray(g), (1,)) for g in grads), array_state, arrays)
-        for scalar, array in zip(new, arrays):
+        for scalar, array in zip(new, arrays, strict=True):
             assert np.shape(scalar) == () and np.asarray(scalar).dtype == array.dtype
             assert np.asarray(scalar).tobytes() == array.tobytes()
         params = new
