@@ -22,7 +22,7 @@ import tracemalloc
 import numpy as np
 
 import fnn
-from benchmarks import cnn, mlp
+from benchmarks import cnn, harness, mlp
 from benchmarks.checks import check_cost_workload
 from benchmarks.harness import Workload, measure, nbytes, peak_bytes
 from fnn import random
@@ -51,7 +51,8 @@ def training_run_memory(dtype, samples=8000, batch=100, steps=160) -> dict:
         model = mlp.mlp((500, 100, 10), fnn.layers.leaky_relu(0.1))
         optimizer = fnn.optim.momentum(0.01)
         ts = fnn.init_train_state(model, optimizer, random.key(0), (784,), dtype)
-        step = fnn.make_train_step(model, fnn.losses.softmax_cross_entropy(), optimizer)
+        step = fnn.make_train_step(model, fnn.losses.softmax_cross_entropy(), optimizer,
+                                   keep_freed_memory=harness.KEEP_FREED_MEMORY)
         tracemalloc.reset_peak()
         for i, (xb, tb) in enumerate(fnn.data.batches(x, t, batch, key=random.key(1))):
             if i == steps:
@@ -71,10 +72,12 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--malloc", choices=["keep", "default"], default="keep",
-                        help="keep: call fnn.keep_freed_memory() first (recommended); "
-                             "default: leave glibc's malloc as it is")
+                        help="keep: fnn.keep_freed_memory(), as make_train_step calls it; "
+                             "default: leave glibc's malloc as it is (make_train_step(..., "
+                             "keep_freed_memory=False))")
     parser.add_argument("--only", help="comma-separated workload prefixes, e.g. W1,W3")
     args = parser.parse_args()
+    harness.KEEP_FREED_MEMORY = args.malloc == "keep"
     kept = fnn.keep_freed_memory() if args.malloc == "keep" else False
     dtype = np.dtype(args.dtype)
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"

@@ -64,11 +64,17 @@ def peak_bytes(call: Callable[[], object], repeats: int = 3) -> int:
         tracemalloc.stop()
 
 
+# Whether fnn's steps keep freed memory, as make_train_step does by default
+# (``python -m benchmarks --malloc default`` switches it off to show the difference).
+KEEP_FREED_MEMORY = True
+
+
 def fnn_step(model, optimizer, x, t, dtype):
     """A zero-argument call running fnn's train step on (x, t), carrying the state along;
     also the initial state and the step itself."""
     ts = fnn.init_train_state(model, optimizer, random.key(0), x.shape[1:], dtype)
-    step = fnn.make_train_step(model, losses.softmax_cross_entropy(), optimizer)
+    step = fnn.make_train_step(model, losses.softmax_cross_entropy(), optimizer,
+                               keep_freed_memory=KEEP_FREED_MEMORY)
     box = [ts]
 
     def call():

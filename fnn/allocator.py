@@ -5,9 +5,10 @@ system, so each step's fresh activations, gradients and states arrive as new
 pages, and every page costs a fault when first written. On a small virtual
 machine that is a quarter of an MLP step and more of a CNN's (see
 ``benchmarks/README.md``). ``keep_freed_memory`` asks malloc to keep what is
-freed and reuse it, as the caching allocators of the big frameworks do. It
-changes the whole process, so fnn never calls it on its own: call it once at
-the start of a training script. The process then keeps its peak footprint.
+freed and reuse it, as the caching allocators of the big frameworks do.
+``make_train_step`` calls it (``keep_freed_memory=False`` there opts out), so a
+training script is fast without asking; it changes the whole process, which
+then keeps its peak footprint. Call it yourself for inference-only scripts.
 """
 
 from __future__ import annotations
