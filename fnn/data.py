@@ -55,7 +55,9 @@ def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | 
 
 def split(x: np.ndarray, t: np.ndarray, *, val_fraction: float, key: random.Key
           ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """A seeded train/validation split: ``((x_train, t_train), (x_val, t_val))``.
+    """A seeded train/validation split of a data set: ``((x_train, t_train), (x_val, t_val))``.
+
+    Not to be confused with ``fnn.random.split``, which derives new random keys from a key.
 
     ``round(val_fraction · n)`` samples, chosen by ``random.permutation(key, n)``,
     go to validation; both parts keep their samples in the original order.

@@ -62,6 +62,9 @@ def _generator(k: Key) -> np.random.Generator:
 def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     """``num`` new keys derived from ``k``; none of them equals ``k``.
 
+    Not to be confused with ``fnn.data.split``, which splits a data set into train
+    and validation parts.
+
     Child i depends on ``k`` and i alone, so ``split(k, n)[:m] == split(k, m)``
     for m ≤ n: the keys of the first epochs do not depend on how many follow.
     """
