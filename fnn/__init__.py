@@ -19,7 +19,7 @@ from fnn import (
     tree,
 )
 from fnn.allocator import keep_freed_memory
-from fnn.combinators import sequential
+from fnn.combinators import add, concatenate, residual, sequential
 from fnn.core import Layer, Loss
 from fnn.errors import (
     ConfigError,
@@ -31,6 +31,7 @@ from fnn.errors import (
     ShapeError,
     TreeError,
 )
+from fnn.summary import summary
 from fnn.train import (
     EvalMetrics,
     History,
@@ -49,7 +50,8 @@ from fnn.train import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Layer", "Loss", "TrainState", "StepMetrics", "sequential", "init_train_state",
+    "Layer", "Loss", "TrainState", "StepMetrics", "sequential", "residual", "concatenate", "add",
+    "summary", "init_train_state",
     "value_and_grad", "make_train_step", "predict", "fit", "evaluate", "early_stopping",
     "TrainStep", "EvalMetrics", "History",
     "tree", "random", "layers", "losses", "optim", "data", "metrics", "gradcheck", "initializers",

@@ -14,7 +14,7 @@ and a ``Loss`` two::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -24,8 +24,7 @@ from fnn import tree as tree_lib
 from fnn.errors import DTypeError, ShapeError, TreeError
 
 __all__ = ["Layer", "Loss", "readonly", "sealed", "freeze", "array_field", "param_grads", "check_float",
-           "check_input",
-           "check_params"]
+           "check_input", "check_params", "check_grads", "call_text"]
 
 Shape = tuple[int, ...]
 
@@ -86,7 +85,20 @@ def array_field(**kwargs: Any) -> Any:
     return attrs.field(converter=readonly, eq=attrs.cmp_using(eq=np.array_equal), **kwargs)
 
 
-@attrs.frozen
+def call_text(factory: str, *args: Any, **settings: Any) -> str:
+    """How a call reads in code, e.g. ``conv2d(16, 3, padding=1)``: a layer's name.
+
+    Pass only the settings that differ from their defaults; None ones are left out.
+    """
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in settings.items() if v is not None]
+    return f"{factory}({', '.join(parts)})"
+
+
+def _layer_tuple(layers: Iterable[Layer]) -> tuple[Layer, ...]:
+    return tuple(layers)
+
+
+@attrs.frozen(repr=False)
 class Layer:
     """A layer: ``init`` infers shapes and makes parameters, ``forward`` and
     ``backward`` compute the outputs and the gradients.
@@ -98,9 +110,14 @@ class Layer:
     ``dx`` is dropped.
 
     ``uses_key`` says whether ``forward`` reads its ``key`` (dropout does).
-    ``sequential`` hands keys only to the children that do, so a network
+    Combinators hand keys only to the children that do, so a network
     without randomness splits no keys. It defaults to True, so a hand-written
     layer always receives one.
+
+    ``children`` are the layers a combinator is made of (empty for the others),
+    so tools such as ``fnn.summary`` can walk a model. ``name`` reads like the
+    code that made the layer, e.g. ``sequential(dense(100), relu(), dense(10))``,
+    and is the layer's ``repr``.
     """
 
     name: str
@@ -109,6 +126,10 @@ class Layer:
     backward: Callable
     param_grads: Callable | None = None
     uses_key: bool = True
+    children: tuple[Layer, ...] = attrs.field(default=(), converter=_layer_tuple)
+
+    def __repr__(self) -> str:
+        return self.name
 
 
 @attrs.frozen
@@ -164,3 +185,52 @@ def check_params(where: str, params: Any, record: type[Any], w_shape: tuple[int 
                          f"(params made for another model?)")
     if params.b is not None and params.b.shape != b_shape:
         raise ShapeError(f"{where}: expected params b of shape {b_shape}, got {params.b.shape}")
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(a.name for a in attrs.fields(cls))
+    return names
+
+
+def _same_array_fields(params: Any, grads: Any) -> bool:
+    """Whether both are records of one class whose fields hold arrays of the same shapes
+    (or None on both sides): the common case, settled without flattening either."""
+    if type(params) is not type(grads) or not attrs.has(type(params)):
+        return False
+    for name in _field_names(type(params)):
+        p, g = getattr(params, name), getattr(grads, name)
+        if p is None and g is None:
+            continue
+        if type(p) is not np.ndarray or type(g) is not np.ndarray or p.shape != g.shape:
+            return False
+    return True
+
+
+def check_grads(where: str, params: Any, grads: Any) -> None:
+    """Raise unless ``grads`` has the structure of ``params`` and each leaf its shape.
+
+    Run on what a layer's ``backward`` returns, so a wrong gradient is blamed on
+    the layer (``where``) and the parameter's path, not on the optimizer later.
+    """
+    if (params is None and grads is None) or _same_array_fields(params, grads):
+        return
+    p_leaves, p_structure = tree_lib.flatten(params)
+    g_leaves, g_structure = tree_lib.flatten(grads)
+    if p_structure != g_structure:
+        try:
+            tree_lib.map(lambda p, g: None, params, grads)
+        except TreeError as exc:
+            raise TreeError(f"{where}: backward returned grads not shaped like the params "
+                            f"(params first): {exc}") from None
+    if all(np.shape(g) == np.shape(p) for p, g in zip(p_leaves, g_leaves, strict=True)):
+        return
+    for (path, p), g in zip(tree_lib.leaves_with_paths(params), g_leaves, strict=True):
+        if np.shape(g) != np.shape(p):
+            raise ShapeError(f"{where}: backward returned a gradient of shape {np.shape(g)} "
+                             f"for params{'' if path == '<root>' else path} of shape "
+                             f"{np.shape(p)}")

@@ -13,7 +13,7 @@ from numpy.typing import DTypeLike
 
 from fnn import random, tree
 from fnn.allocator import keep_freed_memory as _keep_freed_memory
-from fnn.core import Layer, Loss, freeze, param_grads
+from fnn.core import Layer, Loss, check_grads, freeze, param_grads
 from fnn.data import batches, check_pairs
 from fnn.errors import ConfigError, DataError, DTypeError, NonFiniteError
 from fnn.metrics import accuracy
@@ -69,13 +69,16 @@ def init_train_state(model: Layer, optimizer: Transform, key: random.Key,
 def value_and_grad(model: Layer, loss: Loss) -> Callable:
     """``f(params, state, x, t, *, key=None, train=True) -> (loss_value, grads, new_state)``.
 
-    One forward pass, the loss, and one backward pass; ``grads`` is shaped like ``params``.
+    One forward pass, the loss, and one backward pass; ``grads`` is shaped like ``params``
+    (a layer whose backward returns another shape is named, with the parameter's path).
     """
 
     def f(params, state, x, t, *, key=None, train=True):
         y, new_state, cache = model.forward(params, state, x, key=key, train=train)
         value, loss_cache = loss.forward(y, t)
         grads = param_grads(model, params, cache, loss.backward(loss_cache))
+        if not model.children:  # combinators check their children's
+            check_grads(model.name, params, grads)
         return value, grads, new_state
 
     return f

@@ -17,7 +17,7 @@ import numpy as np
 from fnn.errors import TreeError
 
 __all__ = ["map", "leaves", "flatten", "unflatten", "leaves_with_paths", "all_leaves",
-           "children"]
+           "children", "size", "nbytes"]
 
 Tree = Any
 
@@ -303,3 +303,14 @@ def _walk(node: Tree, path: str) -> Iterator[tuple[str, Any]]:
         return
     for step, child in zip(_steps(node, kind), _values(node, kind), strict=True):
         yield from _walk(child, path + step)
+
+
+def size(tree: Tree) -> int:
+    """How many numbers ``tree`` holds: the element counts of its leaves, summed
+    (a scalar leaf counts one); a model's parameter count is ``size(params)``."""
+    return sum(int(np.size(leaf)) for leaf in leaves(tree))
+
+
+def nbytes(tree: Tree) -> int:
+    """How many bytes the leaves of ``tree`` hold as arrays (a Python float counts 8)."""
+    return sum(np.asarray(leaf).nbytes for leaf in leaves(tree))

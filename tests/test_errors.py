@@ -70,9 +70,9 @@ def test_bad_mlp_inputs(mlp_setup, x, error, fragments):
 
 
 @pytest.mark.parametrize("x, fragments", [
-    (np.zeros((2, 1, 8, 8), np.float32), ("conv2d(4, 3x3)", "(batch, 2, height, width)",
+    (np.zeros((2, 1, 8, 8), np.float32), ("conv2d(4, 3)", "(batch, 2, height, width)",
                                           "(2, 1, 8, 8)")),
-    (np.zeros((2, 2, 8), np.float32), ("conv2d(4, 3x3)", "(batch, 2, height, width)",
+    (np.zeros((2, 2, 8), np.float32), ("conv2d(4, 3)", "(batch, 2, height, width)",
                                        "(2, 2, 8)")),
 ])
 def test_bad_cnn_inputs(x, fragments):
@@ -83,10 +83,10 @@ def test_bad_cnn_inputs(x, fragments):
 
 
 @pytest.mark.parametrize("layer, in_shape, fragments", [
-    (layers.conv2d(2, 5), (1, 4, 4), ("conv2d(2, 5x5)", "4x4", "kernel 5x5")),
+    (layers.conv2d(2, 5), (1, 4, 4), ("conv2d(2, 5)", "4x4", "kernel 5x5")),
     (layers.conv2d(2, 3, padding=1), (1, 0, 4), ("conv2d", "0x4", "padding 1x1")),
-    (layers.max_pool2d(3), (1, 2, 8), ("max_pool2d(3x3)", "2x8", "kernel 3x3")),
-    (layers.avg_pool2d(2), (1, 8, 1), ("avg_pool2d(2x2)", "8x1", "kernel 2x2")),
+    (layers.max_pool2d(3), (1, 2, 8), ("max_pool2d(3)", "2x8", "kernel 3x3")),
+    (layers.avg_pool2d(2), (1, 8, 1), ("avg_pool2d(2)", "8x1", "kernel 2x2")),
 ])
 def test_settings_leaving_no_output_pixels(layer, in_shape, fragments):
     with raises(ShapeError, *fragments):

@@ -110,3 +110,11 @@ def test_unflatten_refuses_the_wrong_number_of_leaves():
         tree.unflatten(structure, [1])
     with pytest.raises(TreeError, match="the structure holds 2 leaves, got 3"):
         tree.unflatten(structure, [1, 2, 3])
+
+
+def test_size_and_nbytes_count_the_numbers_a_tree_holds():
+    t = {"w": np.zeros((3, 4), np.float32), "b": (np.ones(4, np.float64), None), "n": 2.0}
+    assert tree.size(t) == 12 + 4 + 1
+    assert tree.nbytes(t) == 12 * 4 + 4 * 8 + 8
+    assert tree.size(None) == tree.nbytes(()) == 0
+    assert tree.size(DenseParams(np.ones((2, 5)), None)) == 10

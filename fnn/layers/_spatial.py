@@ -29,6 +29,11 @@ def pair(where: str, what: str, value: int | tuple[int, int], minimum: int = 1) 
     return integer(where, what, values[0], minimum), integer(where, what, values[1], minimum)
 
 
+def compact(value: Pair) -> int | Pair:
+    """A (height, width) pair as a factory argument: one int where both are equal."""
+    return value[0] if value[0] == value[1] else value
+
+
 def describe(kernel: Pair, stride: Pair, padding: Pair = (0, 0)) -> str:
     """The window settings as text, e.g. "kernel 5x5, stride 1x1, padding 1x1"."""
     text = f"kernel {kernel[0]}x{kernel[1]}, stride {stride[0]}x{stride[1]}"

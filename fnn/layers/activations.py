@@ -52,7 +52,7 @@ def _relu_backward(y, dy):
 
 def relu() -> Layer:
     """y = max(x, 0); dx = dy · [x > 0]."""
-    return _activation("relu", _relu_forward, _relu_backward)
+    return _activation("relu()", _relu_forward, _relu_backward)
 
 
 def leaky_relu(alpha: float = 0.01) -> Layer:
@@ -90,7 +90,7 @@ def _sigmoid_backward(y, dy):
 
 def sigmoid() -> Layer:
     """y = 1 / (1 + e^−x); dx = dy · y · (1 − y)."""
-    return _activation("sigmoid", _sigmoid_forward, _sigmoid_backward)
+    return _activation("sigmoid()", _sigmoid_forward, _sigmoid_backward)
 
 
 def _tanh_forward(x):
@@ -107,12 +107,12 @@ def _tanh_backward(y, dy):
 
 def tanh() -> Layer:
     """y = tanh(x); dx = dy · (1 − y²)."""
-    return _activation("tanh", _tanh_forward, _tanh_backward)
+    return _activation("tanh()", _tanh_forward, _tanh_backward)
 
 
 def identity() -> Layer:
     """y = x; dx = dy."""
-    return _activation("identity", lambda x: (x, None), lambda cache, dy: dy)
+    return _activation("identity()", lambda x: (x, None), lambda cache, dy: dy)
 
 
 def softmax_last_axis(x: np.ndarray) -> np.ndarray:
@@ -140,7 +140,7 @@ def softmax() -> Layer:
     For classification, train on logits with ``losses.softmax_cross_entropy``
     instead: it is exact for large logits and cheaper.
     """
-    return _activation("softmax", _softmax_forward, _softmax_backward)
+    return _activation("softmax()", _softmax_forward, _softmax_backward)
 
 
 def _step_forward(x):
@@ -149,4 +149,4 @@ def _step_forward(x):
 
 def step() -> Layer:
     """The Heaviside step y = [x > 0], as in the perceptron; its gradient is zero."""
-    return _activation("step", _step_forward, lambda cache, dy: np.zeros_like(dy))
+    return _activation("step()", _step_forward, lambda cache, dy: np.zeros_like(dy))

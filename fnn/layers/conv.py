@@ -15,9 +15,17 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from fnn import random
-from fnn.core import Layer, array_field, check_params
+from fnn.core import Layer, array_field, call_text, check_params
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
-from fnn.layers._spatial import Pair, check_images, image_shape, offset_slices, output_size, pair
+from fnn.layers._spatial import (
+    Pair,
+    check_images,
+    compact,
+    image_shape,
+    offset_slices,
+    output_size,
+    pair,
+)
 from fnn.validators import integer
 
 __all__ = ["ConvParams", "conv2d", "im2col", "col2im"]
@@ -79,9 +87,9 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
     kernel = pair("conv2d", "kernel_size", kernel_size)
     strides = pair("conv2d", "stride", stride)
     pads = pair("conv2d", "padding", padding, minimum=0)
-    name = (f"conv2d({filters}, {kernel[0]}x{kernel[1]}"
-            + (f", stride {strides[0]}x{strides[1]}" if strides != (1, 1) else "")
-            + (f", padding {pads[0]}x{pads[1]}" if pads != (0, 0) else "") + ")")
+    name = call_text("conv2d", filters, compact(kernel),
+                     stride=compact(strides) if strides != (1, 1) else None,
+                     padding=compact(pads) if pads != (0, 0) else None)
     w_init = glorot_uniform() if w_init is None else w_init
 
     def init(key, in_shape, dtype=np.float32):

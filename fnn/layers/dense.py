@@ -6,7 +6,7 @@ import attrs
 import numpy as np
 
 from fnn import random
-from fnn.core import Layer, array_field, check_input, check_params
+from fnn.core import Layer, array_field, call_text, check_input, check_params
 from fnn.errors import ShapeError
 from fnn.initializers import Initializer, glorot_uniform, initialize, zeros
 from fnn.validators import integer
@@ -38,7 +38,7 @@ def dense(units: int, *, w_init: Initializer | None = None, b_init: Initializer 
     ``glorot_uniform()``; the book's 0.01·N(0, 1) is ``initializers.normal(0.01)``.
     """
     units = integer("dense", "units", units)
-    name = f"dense({units})"
+    name = call_text("dense", units, use_bias=None if use_bias else False)
     w_init = glorot_uniform() if w_init is None else w_init
 
     def init(key, in_shape, dtype=np.float32):

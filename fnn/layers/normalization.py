@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from fnn.core import Layer, array_field, check_float
+from fnn.core import Layer, array_field, call_text, check_float
 from fnn.errors import DataError, ShapeError, TreeError
 from fnn.validators import positive, unit_interval
 
@@ -51,7 +51,8 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
     """
     momentum = unit_interval("batch_norm", "momentum", momentum)
     eps = positive("batch_norm", "eps", eps)
-    name = "batch_norm"
+    name = call_text("batch_norm", momentum=None if momentum == 0.9 else momentum,
+                     eps=None if eps == 1e-5 else eps)
 
     def init(key, in_shape, dtype=np.float32):
         in_shape = tuple(in_shape)

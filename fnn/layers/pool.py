@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fnn.core import Layer
-from fnn.layers._spatial import check_images, image_shape, offset_slices, output_size, pair
+from fnn.core import Layer, call_text
+from fnn.layers._spatial import check_images, compact, image_shape, offset_slices, output_size, pair
 
 __all__ = ["max_pool2d", "avg_pool2d"]
 
@@ -27,8 +27,7 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
     kernel = pair(kind, "size", size)
     strides = kernel if stride is None else pair(kind, "stride", stride)
     overlap = strides[0] < kernel[0] or strides[1] < kernel[1]
-    name = f"{kind}({kernel[0]}x{kernel[1]}" + \
-        (f", stride {strides[0]}x{strides[1]})" if strides != kernel else ")")
+    name = call_text(kind, compact(kernel), stride=compact(strides) if strides != kernel else None)
 
     def slices_for(hw):
         return offset_slices(kernel, strides, output_size(name, hw, kernel, strides))

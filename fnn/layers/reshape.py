@@ -18,10 +18,10 @@ def flatten() -> Layer:
         return None, None, (math.prod(in_shape),)
 
     def forward(params, state, x, *, key=None, train=False):
-        check_float("flatten", x)
+        check_float("flatten()", x)
         return x.reshape(x.shape[0], math.prod(x.shape[1:])), state, x.shape
 
     def backward(params, in_shape, dy):
         return dy.reshape(in_shape), None
 
-    return Layer("flatten", init, forward, backward, uses_key=False)
+    return Layer("flatten()", init, forward, backward, uses_key=False)

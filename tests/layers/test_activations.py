@@ -69,7 +69,7 @@ def test_float32_stays_float32(rng, layer):
 
 
 def test_integer_input_is_refused():
-    with pytest.raises(DTypeError, match="relu: expected a floating-point array, got dtype int64"):
+    with pytest.raises(DTypeError, match=r"relu\(\): expected a floating-point array, got dtype int64"):
         layers.relu().forward(None, None, np.arange(4).reshape(2, 2))
 
 

@@ -74,7 +74,7 @@ def test_init_shapes_and_starting_values():
         np.testing.assert_array_equal(params.beta, np.zeros(5, np.float32))
         np.testing.assert_array_equal(state.mean, np.zeros(5, np.float32))
         np.testing.assert_array_equal(state.var, np.ones(5, np.float32))
-    with pytest.raises(ShapeError, match=r"batch_norm: expected an input shape.*got \(5, 7\)"):
+    with pytest.raises(ShapeError, match=r"batch_norm\(\): expected an input shape.*got \(5, 7\)"):
         batch_norm().init(random.key(0), (5, 7))
 
 
@@ -88,7 +88,7 @@ def test_pure_and_dtype_preserving(rng, shape, train, dtype):
 def test_wrong_inputs_name_the_layer_and_both_shapes():
     layer = batch_norm()
     params, state, _ = layer.init(random.key(0), (4, 3, 3))
-    with pytest.raises(ShapeError, match=r"batch_norm: expected input of shape \(batch, 4\) or "
+    with pytest.raises(ShapeError, match=r"batch_norm\(\): expected input of shape \(batch, 4\) or "
                                          r"\(batch, 4, height, width\), got \(2, 3, 3, 3\)"):
         layer.forward(params, state, np.zeros((2, 3, 3, 3), np.float32))
     with pytest.raises(ShapeError, match=r"got \(2, 4, 3\)"):
