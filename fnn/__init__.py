@@ -1,11 +1,26 @@
 """fnn: a functional-style, pure neural-network library on numpy and attrs.
 
 Layers are pairs of pure functions, states are frozen records, and a train
-step takes a state and returns a new one. See ``README.md`` for a tour.
+step takes a state and returns a new one::
+
+    import fnn
+    from fnn import layers, losses, optim, random
+
+    model = fnn.sequential(layers.dense(100), layers.relu(), layers.dense(10))
+    opt = optim.adam(1e-3)
+    ts = fnn.init_train_state(model, opt, random.key(0), (784,))   # float32 by default
+    step = fnn.make_train_step(model, losses.softmax_cross_entropy(), opt)
+    ts, history = fnn.fit(step, ts, x, labels, epochs=5, batch_size=64, key=random.key(1))
+
+Modules: ``layers``, ``losses``, ``optim`` (with ``optim.schedules``), ``metrics``,
+``callbacks``, ``data``, ``checkpoint``, ``random``, ``tree``, ``gradcheck``, ``testing``
+(a pytest plugin), ``initializers``, ``plot``; ``help(fnn.<module>)`` describes each. The
+README of the source distribution has the full tour.
 """
 
 from fnn import (
     allocator,
+    callbacks,
     checkpoint,
     data,
     gradcheck,
@@ -19,6 +34,7 @@ from fnn import (
     tree,
 )
 from fnn.allocator import keep_freed_memory
+from fnn.callbacks import checkpoint_every, early_stopping, restore_best, resume
 from fnn.combinators import add, concatenate, residual, sequential
 from fnn.core import Layer, Loss
 from fnn.errors import (
@@ -38,7 +54,6 @@ from fnn.train import (
     StepMetrics,
     TrainState,
     TrainStep,
-    early_stopping,
     evaluate,
     fit,
     init_train_state,
@@ -53,9 +68,9 @@ __all__ = [
     "Layer", "Loss", "TrainState", "StepMetrics", "sequential", "residual", "concatenate", "add",
     "summary", "init_train_state",
     "value_and_grad", "make_train_step", "predict", "fit", "evaluate", "early_stopping",
-    "TrainStep", "EvalMetrics", "History",
-    "tree", "random", "layers", "losses", "optim", "data", "metrics", "gradcheck", "initializers",
-    "plot", "allocator", "keep_freed_memory", "checkpoint",
+    "TrainStep", "EvalMetrics", "History", "restore_best", "checkpoint_every", "resume",
+    "tree", "random", "layers", "losses", "optim", "data", "metrics", "callbacks", "gradcheck",
+    "initializers", "plot", "allocator", "keep_freed_memory", "checkpoint",
     "FnnError", "ShapeError", "DTypeError", "TreeError", "DataError", "NonFiniteError",
     "MissingKeyError", "ConfigError",
 ]

@@ -1,4 +1,5 @@
-"""Progress display for long loops: tqdm when it is installed, one plain line otherwise."""
+"""Progress display for long loops: tqdm when it is installed, one plain line otherwise,
+and no bar (only the summary lines) where the output is not a terminal."""
 
 from __future__ import annotations
 
@@ -67,11 +68,14 @@ def progress_bar(total: int, desc: str, enabled: bool = True,
                  stream: TextIO | None = None) -> PlainBar | TqdmBar | SilentBar:
     """A bar of ``total`` steps on ``stream`` (stderr): tqdm if importable, else a plain line.
 
-    ``write`` prints a line to stdout without breaking the bar.
+    ``write`` prints a line to stdout without breaking the bar. Where ``stream`` is not a
+    terminal (a log file, a pipe, CI) there is no bar, only the lines ``write`` prints.
     """
     if not enabled:
         return SilentBar()
     stream = sys.stderr if stream is None else stream
+    if not stream.isatty():
+        return PlainBar(total, desc, stream)
     try:
         from tqdm.auto import tqdm
     except ImportError:

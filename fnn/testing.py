@@ -89,11 +89,24 @@ def _value_difference(e: np.ndarray, a: np.ndarray, rtol: float, atol: float) ->
         # Element by element, byte by byte: tells -0.0 from 0.0 and NaN payloads apart,
         # and stays exact for integers too large for float64.
         bad = (_element_bytes(a) != _element_bytes(e)).any(axis=1).reshape(e.shape)
-    abs_diff = np.abs(a_wide[bad] - e_wide[bad])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel_diff = abs_diff / np.abs(e_wide[bad])
-    return (f"{int(bad.sum())} of {e.size} elements differ; max abs diff {abs_diff.max():.6g}, "
-            f"max rel diff {rel_diff.max():.6g}")
+    a_bad, e_bad = a_wide[bad], e_wide[bad]
+    # Differences a value comparison cannot show: 0.0 against -0.0, and NaN against a NaN
+    # of other bytes (payload or sign).
+    zeros = (a_bad == 0) & (e_bad == 0)
+    nans = np.isnan(a_bad) & np.isnan(e_bad)
+    valued = ~(zeros | nans)
+    parts = [f"{int(bad.sum())} of {e.size} elements differ"]
+    if zeros.any():
+        parts.append(f"{int(zeros.sum())} in the sign of zero only (0.0 against -0.0: equal "
+                     f"values, different bytes)")
+    if nans.any():
+        parts.append(f"{int(nans.sum())} NaN on both sides with different bytes")
+    if valued.any():
+        abs_diff = np.abs(a_bad[valued] - e_bad[valued])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_diff = abs_diff / np.abs(e_bad[valued])
+        parts.append(f"max abs diff {abs_diff.max():.6g}, max rel diff {rel_diff.max():.6g}")
+    return "; ".join(parts)
 
 
 def _element_bytes(x: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+import types
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -16,14 +17,18 @@ from fnn.allocator import keep_freed_memory as _keep_freed_memory
 from fnn.core import Layer, Loss, check_grads, freeze, param_grads
 from fnn.data import batches, check_pairs
 from fnn.errors import ConfigError, DataError, DTypeError, NonFiniteError
-from fnn.metrics import accuracy
+from fnn.metrics import accuracy, binary_accuracy
 from fnn.optim.transform import Transform, update_and_apply
 from fnn.progress import progress_bar
 from fnn.validators import integer
 
 __all__ = ["TrainState", "StepMetrics", "TrainStep", "EvalMetrics", "History",
-           "init_train_state", "value_and_grad", "make_train_step", "predict", "evaluate", "fit",
-           "early_stopping"]
+           "init_train_state", "value_and_grad", "make_train_step", "predict", "evaluate", "fit"]
+
+
+def _read_only_mapping(mapping: Mapping) -> Mapping:
+    """A read-only view of a copy of ``mapping``, for frozen records."""
+    return types.MappingProxyType(dict(mapping))
 
 
 @attrs.frozen
@@ -43,9 +48,12 @@ class TrainState:
 
 @attrs.frozen
 class StepMetrics:
-    """What a train step reports: the loss of the batch, before the update."""
+    """What a train step reports: the loss of the batch, before the update, and the global
+    norm √(Σ g²) of its gradients (NaN when the step was made with ``check_finite=False``,
+    as that check is what measures it)."""
 
     loss: float
+    grad_norm: float = math.nan
 
 
 def init_train_state(model: Layer, optimizer: Transform, key: random.Key,
@@ -90,18 +98,24 @@ def check_batch(x: Any, t: Any) -> None:
         raise DataError(f"expected a non-empty batch, got x of shape {np.shape(x)}")
 
 
-def check_finite_grads(step: int, grads: Any) -> None:
-    """Raise ``NonFiniteError`` naming the first gradient leaf holding a NaN or an infinity."""
+def check_finite_grads(step: int, grads: Any) -> float:
+    """The global norm of ``grads``; ``NonFiniteError`` naming the first gradient leaf
+    holding a NaN or an infinity."""
     # g·g is one BLAS pass and is NaN or inf whenever g holds either, and so is the
     # sum; only when it is do we pay for the exact test (the squares and their sum can
     # also overflow for huge finite g).
-    if math.isfinite(sum([np.vdot(g, g) for g in tree.leaves(grads)])):
-        return
+    leaves = tree.leaves(grads)
+    squares = float(sum([np.vdot(g, g) for g in leaves]))
+    if math.isfinite(squares):
+        return math.sqrt(squares)
     for path, g in tree.leaves_with_paths(grads):
         if not np.isfinite(g).all():
             raise NonFiniteError(f"train step {step}: the gradient at {path} holds NaN or inf; "
                                  f"the state before this step is unchanged (try a smaller "
                                  f"learning rate or clip_by_global_norm)")
+    # Finite but so large that the squares overflow: scale by the largest magnitude first.
+    scale = max(float(np.max(np.abs(g), initial=0.0)) for g in leaves)
+    return scale * math.sqrt(sum(float(np.vdot(g / scale, g / scale)) for g in leaves))
 
 
 @attrs.frozen
@@ -134,10 +148,10 @@ class TrainStep:
         if not np.isfinite(value):
             raise NonFiniteError(f"train step {ts.step}: the loss is {value}; the state before "
                                  f"this step is unchanged (try a smaller learning rate)")
-        if self.check_finite:
-            check_finite_grads(ts.step, grads)
+        grad_norm = check_finite_grads(ts.step, grads) if self.check_finite else math.nan
         params, opt_state = update_and_apply(self.optimizer, grads, ts.opt_state, ts.params)
-        return TrainState(params, new_state, opt_state, next_key, ts.step + 1), StepMetrics(value)
+        return (TrainState(params, new_state, opt_state, next_key, ts.step + 1),
+                StepMetrics(value, grad_norm))
 
 
 def make_train_step(model: Layer, loss: Loss, optimizer: Transform, *,
@@ -173,27 +187,53 @@ def predict(model: Layer, ts: TrainState, x: np.ndarray, *,
 
 @attrs.frozen
 class EvalMetrics:
-    """Loss and accuracy on a data set, in evaluation mode.
+    """Loss, accuracy and any extra metrics on a data set, in evaluation mode.
 
-    ``accuracy`` is NaN when the outputs are not class scores (batch, classes)
-    with integer labels or one-hot rows as targets.
+    ``accuracy`` is ``binary_accuracy`` (logits against 0/1 targets) for a model
+    trained with ``sigmoid_binary_cross_entropy``, ``accuracy`` for class scores
+    (batch, classes ≥ 2) with integer labels or one-hot rows, and NaN otherwise
+    (regression). ``metrics`` maps the name of each extra metric to its value.
     """
 
     loss: float
     accuracy: float
+    metrics: Mapping[str, float] = attrs.field(factory=dict, converter=_read_only_mapping)
 
 
 def evaluate(model: Layer, loss: Loss, ts: TrainState, x: np.ndarray, t: np.ndarray, *,
-             batch_size: int | None = None) -> EvalMetrics:
-    """The loss of the whole of ``(x, t)`` and the accuracy, with ``train=False``.
+             batch_size: int | None = None,
+             metrics: Mapping[str, Callable] | None = None) -> EvalMetrics:
+    """The loss of the whole of ``(x, t)``, the accuracy and ``metrics``, with ``train=False``.
 
     The forward pass runs in slices of ``batch_size`` samples; the loss is then
     taken once over all outputs, so it does not depend on the slicing.
+    ``metrics`` maps names to functions ``metric(y, t) -> float`` of the outputs
+    and targets, such as ``{"mae": fnn.metrics.mean_absolute_error}``.
     """
+    metrics = _check_metrics("evaluate", metrics)
     check_batch(x, t)
     y = predict(model, ts, x, batch_size=batch_size)
     value, _ = loss.forward(y, t)
-    return EvalMetrics(value, accuracy(y, t) if _class_targets(y, np.asarray(t)) else float("nan"))
+    return EvalMetrics(value, _accuracy(loss, y, np.asarray(t)),
+                       {name: float(metric(y, t)) for name, metric in metrics.items()})
+
+
+def _check_metrics(where: str, metrics: Mapping[str, Callable] | None) -> Mapping[str, Callable]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping) or not all(
+            isinstance(name, str) and callable(metric) for name, metric in metrics.items()):
+        raise ConfigError(f"{where}: metrics must map names to functions metric(y, t) -> float, "
+                          f"such as {{'mae': fnn.metrics.mean_absolute_error}}, got {metrics!r}")
+    return metrics
+
+
+def _accuracy(loss: Loss, y: np.ndarray, t: np.ndarray) -> float:
+    """The accuracy that fits the loss and targets, or NaN where none does (see ``EvalMetrics``)."""
+    if loss.name == "sigmoid_binary_cross_entropy":
+        binary = y.shape == t.shape and np.isin(t, (0, 1)).all()  # soft targets have none
+        return binary_accuracy(y, t) if binary else math.nan
+    return accuracy(y, t) if _class_targets(y, t) else math.nan
 
 
 def _class_targets(y: np.ndarray, t: np.ndarray) -> bool:
@@ -212,9 +252,12 @@ class History:
     """What ``fit`` saw: per-epoch tuples, the loss of every step, and whether it was cut short.
 
     ``train_loss[e]`` is the batch-size-weighted mean of epoch e's step losses
-    (each taken before that step's update); ``val_loss`` and ``val_accuracy``
-    are measured after the epoch (empty without validation data); ``seconds``
-    is each epoch's wall time. ``interrupted`` is True when Ctrl-C ended the run.
+    (each taken before that step's update); ``val_loss``, ``val_accuracy`` and
+    ``val_metrics[name]`` (one tuple per extra metric) are measured after the
+    epoch (empty without validation data); ``seconds`` is each epoch's wall time.
+    ``initial_epoch`` is where the run started (``fit``'s argument), so epoch
+    ``initial_epoch + len(train_loss)`` is the next one. ``interrupted`` is True
+    when Ctrl-C ended the run.
     """
 
     train_loss: tuple[float, ...] = ()
@@ -223,26 +266,42 @@ class History:
     seconds: tuple[float, ...] = ()
     step_loss: tuple[float, ...] = attrs.field(default=(), repr=False)
     interrupted: bool = False
+    val_metrics: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict,
+                                                               converter=_read_only_mapping)
+    initial_epoch: int = 0
+
+    @property
+    def epochs_done(self) -> int:
+        """The number of epochs completed, counting those before ``initial_epoch``."""
+        return self.initial_epoch + len(self.train_loss)
 
 
 def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs: int,
         batch_size: int, key: random.Key, validation: tuple[np.ndarray, np.ndarray] | None = None,
-        evaluate_fn: Callable | None = None, initial_epoch: int = 0, drop_last: bool = False,
-        callbacks: Sequence[Callable] = (), progress: bool = True) -> tuple[TrainState, History]:
+        evaluate_fn: Callable | None = None, metrics: Mapping[str, Callable] | None = None,
+        initial_epoch: int = 0, drop_last: bool = False, callbacks: Sequence[Callable] = (),
+        step_callbacks: Sequence[Callable] = (),
+        progress: bool = True) -> tuple[TrainState, History]:
     """Run ``step`` over ``epochs`` passes of shuffled batches; return the state and a History.
 
     Epoch e shuffles with ``random.split(key, epochs)[e]``, so a run depends on
     its keys alone, and ``initial_epoch=k`` resumes a run saved after k epochs.
     With ``validation=(x_val, t_val)``, each epoch ends with
     ``evaluate_fn(ts, x_val, t_val) -> EvalMetrics`` (by default ``evaluate``
-    with the model and loss of a step made by ``make_train_step``).
-    After each epoch, every ``callback(ts, history)`` runs; one returning True
-    stops training. Ctrl-C stops it too, returning the state after the last
-    completed step with ``history.interrupted`` set. ``progress=False`` is silent.
+    with the model and loss of a step made by ``make_train_step`` and ``metrics``,
+    a mapping of names to ``metric(y, t) -> float``, recorded in ``history.val_metrics``).
+    After every step, each ``step_callback(ts, step_metrics)`` runs (for logging: the
+    loss, ``grad_norm``, the learning rate at ``ts.step``); after each epoch, every
+    ``callback(ts, history)`` runs, and one returning True stops training.
+    Ctrl-C stops it too, returning the state after the last completed step with
+    ``history.interrupted`` set. Any other exception propagates with the progress
+    made so far on it: ``exc.ts`` is the state after the last completed step and
+    ``exc.history`` the history until then. ``progress=False`` is silent.
     """
     integer("fit", "epochs", epochs, 1)
     integer("fit", "initial_epoch", initial_epoch, 0)
     integer("fit", "batch_size", batch_size, 1)
+    metrics = _check_metrics("fit", metrics)
     check_batch(x, t)
     if initial_epoch >= epochs:
         raise ConfigError(f"fit: initial_epoch must be below epochs ({epochs}), "
@@ -250,19 +309,17 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
     if drop_last and len(x) < batch_size:
         raise ConfigError(f"fit: drop_last with batch_size {batch_size} leaves no batch of "
                           f"the {len(x)} samples")
+    evaluate_val = None
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ConfigError(f"fit: validation must be a pair (x_val, t_val), got "
                               f"{type(validation).__name__}")
         check_batch(*validation)
-        if evaluate_fn is None:
-            if not isinstance(step, TrainStep):
-                raise ConfigError("fit: validation needs evaluate_fn(ts, x, t) -> EvalMetrics "
-                                 "when the step was not made by make_train_step")
-            def evaluate_fn(s, xv, tv):
-                return evaluate(step.model, step.loss, s, xv, tv, batch_size=batch_size)
+        evaluate_val = _validation_fn(step, evaluate_fn, metrics, batch_size)
+    elif metrics:
+        raise ConfigError("fit: metrics are measured on the validation data; pass validation")
     n_batches = len(x) // batch_size if drop_last else -(-len(x) // batch_size)
-    history = History()
+    history = History(initial_epoch=initial_epoch)
     step_losses: list[float] = []
     try:
         for epoch, epoch_key in enumerate(random.split(key, epochs)[initial_epoch:], initial_epoch):
@@ -271,20 +328,18 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
             losses, sizes = [], []
             try:
                 for xb, tb in batches(x, t, batch_size, key=epoch_key, drop_last=drop_last):
-                    ts, metrics = step(ts, xb, tb)
-                    losses.append(metrics.loss)
+                    ts, step_metrics = step(ts, xb, tb)
+                    losses.append(step_metrics.loss)
                     sizes.append(len(xb))
-                    step_losses.append(metrics.loss)
-                    bar.update(1, f"loss {metrics.loss:.4f}")
-                val = evaluate_fn(ts, *validation) if evaluate_fn and validation is not None else None
+                    step_losses.append(step_metrics.loss)
+                    bar.update(1, f"loss {step_metrics.loss:.4f}")
+                    for step_callback in step_callbacks:
+                        step_callback(ts, step_metrics)
+                val = evaluate_val(ts, *validation) if evaluate_val and validation else None
             finally:
                 bar.close()
-            history = History(
-                (*history.train_loss, float(np.dot(losses, sizes) / np.sum(sizes))),
-                history.val_loss + ((val.loss,) if val else ()),
-                history.val_accuracy + ((val.accuracy,) if val else ()),
-                (*history.seconds, time.perf_counter() - start),
-                tuple(step_losses))
+            history = _record_epoch(history, float(np.dot(losses, sizes) / np.sum(sizes)), val,
+                                    time.perf_counter() - start, step_losses)
             bar.write(_summary(epoch + 1, epochs, history))
             # Every callback sees every epoch (a logger after an early stop still logs).
             if any([bool(callback(ts, history)) for callback in callbacks]):
@@ -293,7 +348,55 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
         history = attrs.evolve(history, step_loss=tuple(step_losses), interrupted=True)
         if progress:
             print(f"interrupted: returning the state after step {ts.step}", flush=True)
+    except Exception as exc:
+        _attach_progress(exc, ts, attrs.evolve(history, step_loss=tuple(step_losses)))
+        raise
     return ts, history
+
+
+def _validation_fn(step: Callable, evaluate_fn: Callable | None, metrics: Mapping[str, Callable],
+                   batch_size: int) -> Callable:
+    """``f(ts, x_val, t_val) -> EvalMetrics`` for ``fit``: ``evaluate_fn``, or ``evaluate``
+    with the step's model and loss."""
+    if evaluate_fn is not None:
+        if metrics:
+            raise ConfigError("fit: metrics are passed to the default evaluate; with "
+                              "evaluate_fn, measure them there")
+        return evaluate_fn
+    if not isinstance(step, TrainStep):
+        raise ConfigError("fit: validation needs evaluate_fn(ts, x, t) -> EvalMetrics "
+                          "when the step was not made by make_train_step")
+
+    def evaluate_step(ts, x_val, t_val):
+        return evaluate(step.model, step.loss, ts, x_val, t_val, batch_size=batch_size,
+                        metrics=metrics)
+
+    return evaluate_step
+
+
+def _record_epoch(history: History, train_loss: float, val: EvalMetrics | None, seconds: float,
+                  step_losses: list[float]) -> History:
+    """``history`` with one more epoch."""
+    if val is None:
+        return attrs.evolve(history, train_loss=(*history.train_loss, train_loss),
+                            seconds=(*history.seconds, seconds), step_loss=tuple(step_losses))
+    return attrs.evolve(
+        history, train_loss=(*history.train_loss, train_loss),
+        val_loss=(*history.val_loss, val.loss), val_accuracy=(*history.val_accuracy, val.accuracy),
+        val_metrics={name: (*history.val_metrics.get(name, ()), value)
+                     for name, value in val.metrics.items()},
+        seconds=(*history.seconds, seconds), step_loss=tuple(step_losses))
+
+
+def _attach_progress(exc: BaseException, ts: TrainState, history: History) -> None:
+    """Put fit's progress on the exception leaving it, as ``exc.ts`` and ``exc.history``."""
+    try:
+        exc.ts, exc.history = ts, history  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type without instance attributes (rare)
+        return
+    if hasattr(exc, "add_note"):  # Python >= 3.11: the traceback tells where to look
+        exc.add_note(f"fit: the state after step {ts.step} and the history until then are "
+                     f"on this exception as .ts and .history")
 
 
 def _summary(epoch: int, epochs: int, history: History) -> str:
@@ -302,31 +405,6 @@ def _summary(epoch: int, epochs: int, history: History) -> str:
         line += f"  val_loss {history.val_loss[-1]:.4f}"
         if not np.isnan(history.val_accuracy[-1]):
             line += f"  val_accuracy {history.val_accuracy[-1]:.2%}"
+        line += "".join(f"  val_{name} {values[-1]:.4g}"
+                        for name, values in history.val_metrics.items())
     return line + f"  ({history.seconds[-1]:.1f} s)"
-
-
-def early_stopping(patience: int, *, monitor: str = "val_loss", min_delta: float = 0.0) -> Callable:
-    """A ``fit`` callback that stops when ``monitor`` has not improved for ``patience`` epochs.
-
-    ``monitor`` names a History field: losses must fall, ``val_accuracy`` rise,
-    by more than ``min_delta`` to count as an improvement. It reads only the
-    history, so it holds no state of its own.
-    """
-    integer("early_stopping", "patience", patience, 1)
-    if monitor not in ("train_loss", "val_loss", "val_accuracy"):
-        raise ConfigError(f"early_stopping: monitor must be train_loss, val_loss or "
-                         f"val_accuracy, got {monitor!r}")
-    sign = -1.0 if monitor == "val_accuracy" else 1.0
-
-    def callback(ts: TrainState, history: History) -> bool:
-        values = [sign * v for v in getattr(history, monitor)]
-        if not values:
-            raise ConfigError(f"early_stopping: the history has no {monitor} (pass validation "
-                             f"data to fit to monitor a val_ field)")
-        best_epoch, best = 0, values[0]
-        for epoch, value in enumerate(values[1:], 1):
-            if value < best - min_delta:
-                best_epoch, best = epoch, value
-        return len(values) - 1 - best_epoch >= patience
-
-    return callback

@@ -1,8 +1,12 @@
+import math
+
+import attrs
 import numpy as np
 import pytest
 
 import fnn
-from fnn import losses, optim, random
+from fnn import layers, losses, optim, random
+from fnn.errors import ConfigError
 from fnn.testing import assert_trees_equal
 from tests.helpers import all_arrays, small_mlp, small_problem
 
@@ -169,3 +173,114 @@ def test_learning_curves_png(setup, tmp_path):
     path = tmp_path / "curves.png"
     fnn.plot.learning_curves(history, path)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def binary_setup():
+    """A logistic regression whose logit is x[:, 0] - x[:, 1], set by hand."""
+    model, opt = fnn.sequential(layers.dense(1)), optim.sgd(0.1)
+    ts = fnn.init_train_state(model, opt, random.key(0), (2,))
+    params = (layers.DenseParams(np.array([[1.0], [-1.0]], np.float32), np.zeros(1, np.float32)),)
+    step = fnn.make_train_step(model, losses.sigmoid_binary_cross_entropy(), opt)
+    return attrs.evolve(ts, params=params), step
+
+
+def test_evaluate_reports_binary_accuracy_for_sigmoid_binary_cross_entropy():
+    ts, step = binary_setup()
+    x = np.array([[2, 0], [0, 2], [1, 0], [0, 1], [3, 1]], np.float32)
+    t = np.array([[1], [0], [0], [0], [0]], np.float32)  # logits 2, -2, 1, -1, 2: 3 of 5 right
+    result = fnn.evaluate(step.model, step.loss, ts, x, t)
+    assert result.accuracy == 0.6
+    soft = fnn.evaluate(step.model, step.loss, ts, x, t * 0.8 + 0.1)
+    assert math.isnan(soft.accuracy)  # soft targets: no right or wrong
+    _, history = fnn.fit(step, ts, x, t, epochs=2, batch_size=5, key=random.key(0),
+                         validation=(x, t), progress=False)
+    fitted_ts, _ = fnn.fit(step, ts, x, t, epochs=2, batch_size=5, key=random.key(0),
+                           progress=False)
+    logits = fnn.predict(step.model, fitted_ts, x)
+    assert history.val_accuracy[-1] == np.mean((logits > 0) == (t == 1))
+
+
+def test_fit_records_extra_metrics_in_the_history():
+    model, opt = fnn.sequential(layers.dense(4), layers.tanh(), layers.dense(2)), optim.adam(0.01)
+    ts = fnn.init_train_state(model, opt, random.key(0), (5,))
+    step = fnn.make_train_step(model, losses.mse(), opt)
+    x, _ = small_problem(n=30)
+    t = np.stack([x[:, 0] - x[:, 1], x[:, 2]], axis=1)
+    extra = {"mae": fnn.metrics.mean_absolute_error, "r2": fnn.metrics.r2_score}
+    fitted, history = fnn.fit(step, ts, x, t, epochs=3, batch_size=10, key=random.key(1),
+                              validation=(x, t), metrics=extra, progress=False)
+    assert set(history.val_metrics) == {"mae", "r2"}
+    assert all(len(values) == 3 for values in history.val_metrics.values())
+    y = fnn.predict(model, fitted, x)
+    assert history.val_metrics["mae"][-1] == pytest.approx(np.abs(y - t).mean())
+    evaluated = fnn.evaluate(model, step.loss, fitted, x, t, metrics=extra)
+    assert evaluated.metrics == {"mae": history.val_metrics["mae"][-1],
+                                 "r2": history.val_metrics["r2"][-1]}
+    assert math.isnan(evaluated.accuracy)
+    with pytest.raises(TypeError):
+        evaluated.metrics["mae"] = 0.0  # frozen records hold read-only mappings
+    with pytest.raises(ConfigError, match="validation"):
+        fnn.fit(step, ts, x, t, epochs=1, batch_size=10, key=random.key(1), metrics=extra)
+    with pytest.raises(ConfigError, match="metrics must map names"):
+        fnn.evaluate(model, step.loss, fitted, x, t, metrics=[fnn.metrics.r2_score])
+
+
+def test_a_failing_step_leaves_the_progress_on_the_exception():
+    # 21 samples in batches of 5: the last batch holds one sample, which batch norm refuses.
+    model = fnn.sequential(layers.dense(6), layers.batch_norm(), layers.relu(), layers.dense(3))
+    opt = optim.momentum(0.05)
+    ts = fnn.init_train_state(model, opt, random.key(0), (5,))
+    step = fnn.make_train_step(model, losses.softmax_cross_entropy(), opt)
+    x, t = small_problem(n=21)
+    with pytest.raises(fnn.DataError, match="drop_last=True") as info:
+        fnn.fit(step, ts, x, t, epochs=3, batch_size=5, key=random.key(0), progress=False)
+    assert info.value.ts.step == 4
+    expected, every_step = ts, []
+    for xb, tb in list(fnn.data.batches(x, t, 5, key=random.split(random.key(0), 3)[0]))[:4]:
+        expected, metrics = step(expected, xb, tb)
+        every_step.append(metrics.loss)
+    assert_trees_equal(info.value.ts, expected)
+    assert info.value.history.step_loss == tuple(every_step)
+    assert info.value.history.train_loss == ()
+    fitted, history = fnn.fit(step, ts, x, t, epochs=3, batch_size=5, key=random.key(0),
+                              drop_last=True, progress=False)
+    assert fitted.step == 12 and len(history.train_loss) == 3
+
+
+def test_a_non_finite_step_in_a_later_epoch_keeps_the_finished_epochs(setup):
+    ts, step = setup
+    x, t = small_problem()
+    calls = []
+
+    def failing_step(s, xb, tb):
+        if len(calls) == 6:
+            raise fnn.NonFiniteError(f"train step {s.step}: the loss is nan")
+        calls.append(1)
+        return step(s, xb, tb)
+
+    with pytest.raises(fnn.NonFiniteError) as info:
+        fnn.fit(failing_step, ts, x, t, epochs=3, batch_size=5, key=random.key(0),
+                validation=(x, t), progress=False,
+                evaluate_fn=lambda s, xv, tv: fnn.evaluate(step.model, step.loss, s, xv, tv))
+    _, _, every_step = hand_written_loop(step, ts, x, t, 3, 5, random.key(0))
+    assert info.value.ts.step == 6 and len(info.value.history.val_loss) == 1
+    assert info.value.history.step_loss == tuple(every_step[:6])
+
+
+def test_grad_norm_is_nan_without_the_finite_check(setup):
+    ts, step = setup
+    x, t = small_problem()
+    unchecked = fnn.make_train_step(step.model, step.loss, step.optimizer, check_finite=False)
+    _, metrics = unchecked(ts, x, t)
+    _, checked = step(ts, x, t)
+    assert math.isnan(metrics.grad_norm) and checked.grad_norm > 0
+    assert metrics.loss == checked.loss
+
+
+def test_no_bar_where_the_output_is_not_a_terminal(setup, capsys):
+    pytest.importorskip("tqdm")
+    ts, step = setup
+    fnn.fit(step, ts, *small_problem(), epochs=2, batch_size=5, key=random.key(0))
+    captured = capsys.readouterr()  # neither stream is a terminal here
+    assert captured.err == "" and "\r" not in captured.out
+    assert captured.out.count("\n") == 2 and captured.out.startswith("epoch 1/2  loss")

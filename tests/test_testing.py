@@ -58,7 +58,15 @@ def test_exact_comparison_is_bit_for_bit():
     minus_zero = np.array([-0.0, 1.0])
     assert differences(flat(nan), flat(nan.copy())) == []
     assert differences(flat(zero), flat(minus_zero)) == [
-        "<root>: 1 of 2 elements differ; max abs diff 0, max rel diff nan"]
+        "<root>: 1 of 2 elements differ; 1 in the sign of zero only (0.0 against -0.0: equal "
+        "values, different bytes)"]
+    assert differences(flat(np.array([0.0])), flat(np.array([-0.0]))) == [
+        "<root>: 1 of 1 elements differ; 1 in the sign of zero only (0.0 against -0.0: equal "
+        "values, different bytes)"]
+    other_nan = np.array([-np.nan, 1.5])  # the sign bit set: other bytes, still NaN
+    assert differences(flat(nan), flat(other_nan)) == [
+        "<root>: 2 of 2 elements differ; 1 NaN on both sides with different bytes; "
+        "max abs diff 0.5, max rel diff 0.5"]
     big = np.array([2**62], dtype=np.int64)
     assert differences(flat(big), flat(big + 1))  # equal in float64, not in int64
     assert differences(flat(zero), flat(minus_zero), atol=1e-12) == []

@@ -79,7 +79,8 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
         axes, column = _axes(x)
         if train and x.size <= features:
             raise DataError(f"{name}: training needs more than one value per feature to "
-                            f"normalise by, got input of shape {x.shape}")
+                            f"normalise by, got input of shape {x.shape} (a last batch of one "
+                            f"sample? pass drop_last=True to fit or batches)")
         if train:
             mean = x.mean(axis=axes)
             centred = x - mean.reshape(column)
