@@ -250,10 +250,10 @@ def test_layers_list_their_children_and_read_like_the_code_that_made_them():
     model = fnn.sequential(dense, relu, layers.dense(10))
     assert model.children == (dense, relu, model.children[2]) and dense.children == ()
     assert repr(model) == "sequential(dense(100), relu(), dense(10))"
-    block = fnn.residual(fnn.concatenate(layers.conv2d(8, 3, padding=1), layers.conv2d(8, (1, 3),
-                                                                                      stride=2)))
+    block = fnn.residual(fnn.concatenate(layers.conv2d(8, 3, padding=1), layers.conv2d(
+        8, (1, 3), stride=2, use_bias=False)))
     assert repr(block) == ("residual(concatenate(conv2d(8, 3, padding=1), "
-                           "conv2d(8, (1, 3), stride=2)))")
+                           "conv2d(8, (1, 3), stride=2, use_bias=False)))")
     assert repr(fnn.add(layers.max_pool2d(3, stride=2), layers.batch_norm(momentum=0.99),
                         layers.dropout(0.5), layers.leaky_relu(0.1), layers.dense(3, use_bias=False))
                 ) == ("add(max_pool2d(3, stride=2), batch_norm(momentum=0.99), dropout(0.5), "

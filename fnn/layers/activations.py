@@ -12,16 +12,23 @@ from typing import Any
 
 import numpy as np
 
-from fnn.core import Layer, check_float
-from fnn.numerics import logistic
-from fnn.validators import unit_interval
+from fnn.core import Layer, call_text, check_float
+from fnn.errors import ConfigError
+from fnn.numerics import erf, logistic
+from fnn.validators import non_negative, unit_interval
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "identity", "softmax", "step"]
+__all__ = ["elementwise", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity",
+           "softmax", "step"]
 
 
-def _activation(name: str, fwd: Callable[[np.ndarray], tuple[np.ndarray, Any]],
+def elementwise(name: str, fwd: Callable[[np.ndarray], tuple[np.ndarray, Any]],
                 bwd: Callable[[Any, np.ndarray], np.ndarray]) -> Layer:
-    """A shape-preserving layer from ``fwd(x) -> (y, cache)`` and ``bwd(cache, dy) -> dx``."""
+    """A layer without parameters or state from ``fwd(x) -> (y, cache)`` and
+    ``bwd(cache, dy) -> dx`` (stax's ``elementwise``, with the derivative by hand).
+
+    ``y`` and ``dx`` keep x's shape; ``cache`` is whatever ``bwd`` needs (x, y or
+    None). ``bwd`` must not write into ``dy``. ``name`` labels the layer in errors.
+    """
 
     def init(key, in_shape, dtype=np.float32):
         return None, None, tuple(in_shape)
@@ -52,7 +59,7 @@ def _relu_backward(y, dy):
 
 def relu() -> Layer:
     """y = max(x, 0); dx = dy · [x > 0]."""
-    return _activation("relu()", _relu_forward, _relu_backward)
+    return elementwise("relu()", _relu_forward, _relu_backward)
 
 
 def leaky_relu(alpha: float = 0.01) -> Layer:
@@ -73,7 +80,91 @@ def leaky_relu(alpha: float = 0.01) -> Layer:
         dx *= dy
         return dx
 
-    return _activation(f"leaky_relu({alpha})", fwd, bwd)
+    return elementwise(f"leaky_relu({alpha})", fwd, bwd)
+
+
+def elu(alpha: float = 1.0) -> Layer:
+    """y = x for x > 0, alpha·(eˣ − 1) otherwise, with alpha ≥ 0; dx = dy · (1 or y + alpha)."""
+    alpha = non_negative("elu", "alpha", alpha)
+
+    def fwd(x):
+        y = np.minimum(x, 0)
+        np.expm1(y, out=y)
+        y *= alpha
+        y += np.maximum(x, 0)
+        return y, y
+
+    def bwd(y, dy):
+        # y > 0 exactly where x > 0; below, the slope alpha·eˣ is y + alpha.
+        dx = np.where(y > 0, 1, y + alpha).astype(dy.dtype, copy=False)
+        dx *= dy
+        return dx
+
+    return elementwise(call_text("elu", *([] if alpha == 1.0 else [alpha])), fwd, bwd)
+
+
+_SQRT_HALF = 0.7071067811865476
+_ONE_OVER_SQRT_2PI = 0.3989422804014327
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
+def _gelu_erf_forward(x):
+    cdf = erf(x * _SQRT_HALF)  # in float64: the 0.5·(1 + erf) below then rounds once
+    cdf += 1
+    cdf *= 0.5
+    return (x * cdf).astype(x.dtype, copy=False), (x, cdf)
+
+
+def _gelu_erf_backward(cache, dy):
+    # d/dx x·Φ(x) = Φ(x) + x·φ(x)
+    x, cdf = cache
+    slope = np.square(x, dtype=np.float64)
+    slope *= -0.5
+    np.exp(slope, out=slope)
+    slope *= x
+    slope *= _ONE_OVER_SQRT_2PI
+    slope += cdf
+    return (dy * slope).astype(dy.dtype, copy=False)
+
+
+def _gelu_tanh_forward(x):
+    inner = x * x
+    inner *= 0.044715 * _SQRT_2_OVER_PI
+    inner += _SQRT_2_OVER_PI
+    inner *= x
+    t = np.tanh(inner, out=inner)
+    y = t + 1
+    y *= x
+    y *= 0.5
+    return y, (x, t)
+
+
+def _gelu_tanh_backward(cache, dy):
+    # y = x·(1 + t)/2 with t = tanh(u), u = √(2/π)·(x + 0.044715·x³):
+    # dy/dx = (1 + t)/2 + x·(1 − t²)·u'/2, u' = √(2/π)·(1 + 3·0.044715·x²)
+    x, t = cache
+    du = x * x
+    du *= 3 * 0.044715 * _SQRT_2_OVER_PI
+    du += _SQRT_2_OVER_PI
+    du *= x
+    du *= 1 - t * t
+    du += 1 + t
+    du *= 0.5
+    du *= dy
+    return du
+
+
+def gelu(approximate: str = "none") -> Layer:
+    """y = x·Φ(x) = x·(1 + erf(x/√2))/2, Φ the standard normal CDF; dx = dy·(Φ(x) + x·φ(x)).
+
+    ``approximate="tanh"`` uses x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2 instead, as
+    PyTorch's ``GELU(approximate="tanh")``. The exact form computes erf in float64.
+    """
+    if approximate == "none":
+        return elementwise("gelu()", _gelu_erf_forward, _gelu_erf_backward)
+    if approximate == "tanh":
+        return elementwise("gelu(approximate='tanh')", _gelu_tanh_forward, _gelu_tanh_backward)
+    raise ConfigError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 def _sigmoid_forward(x):
@@ -90,7 +181,7 @@ def _sigmoid_backward(y, dy):
 
 def sigmoid() -> Layer:
     """y = 1 / (1 + e^−x); dx = dy · y · (1 − y)."""
-    return _activation("sigmoid()", _sigmoid_forward, _sigmoid_backward)
+    return elementwise("sigmoid()", _sigmoid_forward, _sigmoid_backward)
 
 
 def _tanh_forward(x):
@@ -107,12 +198,12 @@ def _tanh_backward(y, dy):
 
 def tanh() -> Layer:
     """y = tanh(x); dx = dy · (1 − y²)."""
-    return _activation("tanh()", _tanh_forward, _tanh_backward)
+    return elementwise("tanh()", _tanh_forward, _tanh_backward)
 
 
 def identity() -> Layer:
     """y = x; dx = dy."""
-    return _activation("identity()", lambda x: (x, None), lambda cache, dy: dy)
+    return elementwise("identity()", lambda x: (x, None), lambda cache, dy: dy)
 
 
 def softmax_last_axis(x: np.ndarray) -> np.ndarray:
@@ -140,7 +231,7 @@ def softmax() -> Layer:
     For classification, train on logits with ``losses.softmax_cross_entropy``
     instead: it is exact for large logits and cheaper.
     """
-    return _activation("softmax()", _softmax_forward, _softmax_backward)
+    return elementwise("softmax()", _softmax_forward, _softmax_backward)
 
 
 def _step_forward(x):
@@ -149,4 +240,4 @@ def _step_forward(x):
 
 def step() -> Layer:
     """The Heaviside step y = [x > 0], as in the perceptron; its gradient is zero."""
-    return _activation("step()", _step_forward, lambda cache, dy: np.zeros_like(dy))
+    return elementwise("step()", _step_forward, lambda cache, dy: np.zeros_like(dy))

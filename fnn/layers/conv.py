@@ -50,7 +50,9 @@ def im2col(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair) -> np.ndarr
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(x.shape[1] * kh * kw, -1)
+    # Sizes written out, not -1: a batch of 0 has no size to infer from.
+    n, c, oh, ow = windows.shape[:4]
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
 
 
 def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], kernel: Pair, stride: Pair,
@@ -89,12 +91,13 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
     pads = pair("conv2d", "padding", padding, minimum=0)
     name = call_text("conv2d", filters, compact(kernel),
                      stride=compact(strides) if strides != (1, 1) else None,
-                     padding=compact(pads) if pads != (0, 0) else None)
+                     padding=compact(pads) if pads != (0, 0) else None,
+                     use_bias=None if use_bias else False)
     w_init = glorot_uniform() if w_init is None else w_init
 
     def init(key, in_shape, dtype=np.float32):
         channels, h, w = image_shape(name, in_shape)
-        out_hw = output_size(name, (h, w), kernel, strides, pads)
+        out_hw = output_size(name, (h, w), kernel, strides, pads, channels)
         dtype = np.dtype(dtype)
         k_w, k_b = random.split(key)
         w = initialize(f"{name} w_init", w_init, k_w, (*kernel, channels, filters), dtype)
@@ -110,7 +113,7 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
         y = params.w.reshape(len(params.w), -1) @ col
         if params.b is not None:
             y += params.b[:, None]
-        return y.reshape(-1, len(x), oh, ow).transpose(1, 0, 2, 3), state, (col, x.shape)
+        return y.reshape(filters, len(x), oh, ow).transpose(1, 0, 2, 3), state, (col, x.shape)
 
     def grads(params, col, dy_rows):
         return ConvParams((dy_rows @ col.T).reshape(params.w.shape),
@@ -118,7 +121,7 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
 
     def rows(dy):
         # (N, filters, oh, ow) → (filters, N·oh·ow): free when dy has the forward output's layout.
-        return dy.transpose(1, 0, 2, 3).reshape(dy.shape[1], -1)
+        return dy.transpose(1, 0, 2, 3).reshape(dy.shape[1], dy.size // dy.shape[1])
 
     def param_grads(params, cache, dy):
         return grads(params, cache[0], rows(dy))

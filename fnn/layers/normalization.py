@@ -1,15 +1,16 @@
-"""Batch normalisation, per feature after dense and per channel after conv."""
+"""Batch normalisation (per feature after dense, per channel after conv) and layer
+normalisation (per sample)."""
 
 from __future__ import annotations
 
 import attrs
 import numpy as np
 
-from fnn.core import Layer, array_field, call_text, check_float
+from fnn.core import Layer, array_field, call_text, check_float, check_input
 from fnn.errors import DataError, ShapeError, TreeError
 from fnn.validators import positive, unit_interval
 
-__all__ = ["BatchNormParams", "BatchNormState", "batch_norm"]
+__all__ = ["BatchNormParams", "BatchNormState", "batch_norm", "LayerNormParams", "layer_norm"]
 
 
 @attrs.frozen
@@ -111,6 +112,63 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
         dx += dy
         dx -= (dbeta / m).reshape(column)
         dx *= scale
+        return dx, grads
+
+    return Layer(name, init, forward, backward, uses_key=False)
+
+
+@attrs.frozen
+class LayerNormParams:
+    """Parameters of ``layer_norm``: ``gain`` (starts at 1) and ``bias`` (starts at 0),
+    each of the input's shape without the batch axis."""
+
+    gain: np.ndarray = array_field()
+    bias: np.ndarray = array_field()
+
+
+def layer_norm(eps: float = 1e-5) -> Layer:
+    """y = gain · (x − μ) / √(σ² + eps) + bias, with μ and σ² the mean and biased variance
+    of each sample over all its non-batch axes, and gain and bias of the input's shape
+    (as PyTorch's ``LayerNorm(in_shape)``). The same in training and evaluation; no state.
+
+    Backward, with x̂ = (x − μ) / √(σ² + eps), g = dy·gain and means over a sample's axes:
+    dgain = Σ_batch dy·x̂, dbias = Σ_batch dy, dx = (g − mean(g) − x̂·mean(g·x̂)) / √(σ² + eps).
+    """
+    eps = positive("layer_norm", "eps", eps)
+    name = call_text("layer_norm", *([] if eps == 1e-5 else [eps]))
+
+    def init(key, in_shape, dtype=np.float32):
+        in_shape = tuple(in_shape)
+        if not in_shape:
+            raise ShapeError(f"{name}: expected an input shape of at least one axis, got ()")
+        return LayerNormParams(np.ones(in_shape, dtype), np.zeros(in_shape, dtype)), None, in_shape
+
+    def forward(params, state, x, *, key=None, train=False):
+        if not isinstance(params, LayerNormParams):
+            raise TreeError(f"{name}: expected LayerNormParams, got {type(params).__name__} "
+                            f"(params made for another model?)")
+        check_input(name, x, params.gain.shape, params.gain.dtype)
+        axes = tuple(range(1, x.ndim))
+        centred = x - x.mean(axis=axes, keepdims=True)
+        inv_std = np.square(centred).mean(axis=axes, keepdims=True)
+        inv_std += eps
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(1, inv_std, out=inv_std)
+        x_hat = centred
+        x_hat *= inv_std
+        y = x_hat * params.gain
+        y += params.bias
+        return y, state, (x_hat, inv_std)
+
+    def backward(params, cache, dy):
+        x_hat, inv_std = cache
+        axes = tuple(range(1, dy.ndim))
+        grads = LayerNormParams((dy * x_hat).sum(axis=0), dy.sum(axis=0))
+        g = dy * params.gain
+        dx = x_hat * -(g * x_hat).mean(axis=axes, keepdims=True)
+        dx += g
+        dx -= g.mean(axis=axes, keepdims=True)
+        dx *= inv_std
         return dx, grads
 
     return Layer(name, init, forward, backward, uses_key=False)

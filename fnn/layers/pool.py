@@ -15,7 +15,7 @@ import numpy as np
 from fnn.core import Layer, call_text
 from fnn.layers._spatial import check_images, compact, image_shape, offset_slices, output_size, pair
 
-__all__ = ["max_pool2d", "avg_pool2d"]
+__all__ = ["max_pool2d", "avg_pool2d", "global_avg_pool2d"]
 
 
 def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] | None,
@@ -34,7 +34,7 @@ def _pool(kind: str, size: int | tuple[int, int], stride: int | tuple[int, int] 
 
     def init(key, in_shape, dtype=np.float32):
         channels, h, w = image_shape(name, in_shape)
-        return None, None, (channels, *output_size(name, (h, w), kernel, strides))
+        return None, None, (channels, *output_size(name, (h, w), kernel, strides, channels=channels))
 
     def forward(params, state, x, *, key=None, train=False):
         check_images(name, x)
@@ -137,3 +137,23 @@ def avg_pool2d(size: int | tuple[int, int], *, stride: int | tuple[int, int] | N
     Backward spreads dy / (kh·kw) evenly over each window. Windows may overlap.
     """
     return _pool("avg_pool2d", size, stride, _avg_forward, _avg_backward)
+
+
+def global_avg_pool2d() -> Layer:
+    """(N, C, H, W) → (N, C): the mean of each channel over its whole image, as PyTorch's
+    ``AdaptiveAvgPool2d(1)`` followed by a flatten. Backward spreads dy / (H·W) evenly."""
+    name = "global_avg_pool2d()"
+
+    def init(key, in_shape, dtype=np.float32):
+        return None, None, image_shape(name, in_shape)[:1]
+
+    def forward(params, state, x, *, key=None, train=False):
+        check_images(name, x)
+        return x.mean(axis=(2, 3)), state, x.shape
+
+    def backward(params, x_shape, dy):
+        dx = np.empty(x_shape, dy.dtype)
+        dx[...] = (dy * (1 / (x_shape[2] * x_shape[3])))[:, :, None, None]
+        return dx, None
+
+    return Layer(name, init, forward, backward, uses_key=False)

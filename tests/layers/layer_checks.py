@@ -41,8 +41,8 @@ def assert_init_agrees_with_forward(layer, x, *, refuses):
         with pytest.raises(ShapeError, match="leaves no output pixels"):
             layer.init(random.key(0), x.shape[1:])
         return None
-    params, _, out_shape = layer.init(random.key(0), x.shape[1:], x.dtype)
-    y, _, cache = layer.forward(params, None, x)
+    params, state, out_shape = layer.init(random.key(0), x.shape[1:], x.dtype)
+    y, _, cache = layer.forward(params, state, x)
     assert y.shape == (len(x), *out_shape)
     assert layer.backward(params, cache, y)[0].shape == x.shape
     return y

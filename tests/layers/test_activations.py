@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,49 @@ def test_leaky_relu_backward_is_exact(rng, alpha):
     _, _, cache = layer.forward(None, None, x)
     np.testing.assert_array_equal(layer.backward(None, cache, dy)[0],
                                   np.where(x > 0, dy, dy * np.float32(alpha)))
+
+
+def test_elu_and_gelu_against_their_definitions():
+    xs = [-3.0, -0.5, 0.0, 0.25, 2.0]
+    x = np.array([xs])
+    def forward(layer):
+        return layer.forward(None, None, x)[0][0]
+
+    np.testing.assert_allclose(forward(layers.elu()), [math.expm1(v) if v <= 0 else v for v in xs],
+                               rtol=1e-15)
+    np.testing.assert_allclose(forward(layers.elu(0.3)),
+                               [0.3 * math.expm1(v) if v <= 0 else v for v in xs], rtol=1e-15)
+    exact = [v * (1 + math.erf(v / math.sqrt(2))) / 2 for v in xs]
+    np.testing.assert_allclose(forward(layers.gelu()), exact, rtol=1e-15, atol=1e-300)
+    tanh_form = [v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))) / 2 for v in xs]
+    np.testing.assert_allclose(forward(layers.gelu(approximate="tanh")), tanh_form, rtol=1e-14)
+    # PyTorch's GELU()(1.0) and GELU(approximate="tanh")(1.0)
+    assert abs(layers.gelu().forward(None, None, np.array([[1.0]]))[0][0, 0] - 0.8413447460685429) < 1e-15
+    assert abs(layers.gelu(approximate="tanh").forward(None, None, np.array([[1.0]]))[0][0, 0]
+               - 0.8411919906082768) < 1e-15
+
+
+def test_gelu_is_finite_for_huge_inputs_and_keeps_float32():
+    x = np.array([[-1e4, -40.0, 40.0, 1e4]], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise"):
+        y = layers.gelu().forward(None, None, x)[0]
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, [[0, 0, 40, 1e4]])
+
+
+def test_bad_settings_of_elu_and_gelu_are_refused():
+    with pytest.raises(ValueError, match="elu: alpha must be a finite number >= 0"):
+        layers.elu(-1.0)
+    with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh', got 'erf'"):
+        layers.gelu(approximate="erf")
+
+
+def test_elementwise_makes_a_custom_activation_in_three_lines(rng):
+    cube = layers.elementwise("cube", lambda x: (x**3, x), lambda x, dy: 3 * x**2 * dy)
+    x = rng.normal(size=(2, 3))
+    params, state, out_shape = cube.init(None, (3,))
+    assert (params, state, out_shape, cube.uses_key, repr(cube)) == (None, None, (3,), False, "cube")
+    np.testing.assert_array_equal(cube.forward(None, None, x)[0], x**3)
+    assert_layer_gradients(cube, x)
+    with pytest.raises(DTypeError, match="cube: expected a floating-point array"):
+        cube.forward(None, None, np.arange(3)[None])

@@ -1,9 +1,11 @@
+import math
+
 import numpy as np
 import pytest
 
 import fnn
-from fnn import random
-from fnn.errors import DTypeError, ShapeError
+from fnn import layers, random
+from fnn.errors import DTypeError, ShapeError, TreeError
 from fnn.layers import BatchNormParams, BatchNormState, batch_norm
 from fnn.testing import assert_layer_gradients
 from tests.layers.layer_checks import assert_pure_and_dtype_preserving
@@ -107,3 +109,39 @@ def test_gradients_inside_sequential_after_dense_and_conv(rng):
                            fnn.layers.flatten(), fnn.layers.dense(4, use_bias=False), batch_norm(),
                            fnn.layers.tanh(), fnn.layers.dense(2))
     assert_layer_gradients(model, rng.normal(size=(3, 1, 4, 3)))
+
+
+def test_layer_norm_normalises_each_sample_over_all_its_axes(rng):
+    layer = layers.layer_norm()
+    x = rng.normal(3.0, 2.0, size=(4, 2, 3, 3))
+    params, state, out_shape = layer.init(random.key(0), x.shape[1:], np.float64)
+    assert out_shape == (2, 3, 3) and state is None
+    assert params.gain.shape == params.bias.shape == (2, 3, 3)
+    np.testing.assert_array_equal(params.gain, np.ones((2, 3, 3)))
+    np.testing.assert_array_equal(params.bias, np.zeros((2, 3, 3)))
+    y, _, _ = layer.forward(params, state, x)
+    # Each sample's 18 values, by hand: minus their mean, over √(biased variance + eps).
+    for sample, out in zip(x, y, strict=True):
+        values = sample.reshape(-1)
+        mean = sum(values) / 18
+        var = sum((v - mean) ** 2 for v in values) / 18
+        np.testing.assert_allclose(out.reshape(-1), (values - mean) / math.sqrt(var + 1e-5),
+                                   rtol=1e-12)
+    gain, bias = rng.normal(size=(2, 2, 3, 3))
+    y2, _, _ = layer.forward(layers.LayerNormParams(gain, bias), None, x)
+    np.testing.assert_allclose(y2, y * gain + bias, rtol=1e-12)
+    # training and evaluation are the same
+    np.testing.assert_array_equal(layer.forward(params, state, x, train=True)[0], y)
+
+
+def test_layer_norm_refuses_inputs_of_another_shape_and_params_of_another_layer():
+    layer = layers.layer_norm()
+    params, _, _ = layer.init(random.key(0), (5,))
+    with pytest.raises(ShapeError, match=r"layer_norm\(\): expected input of shape \(batch, 5\), "
+                                         r"got \(2, 4\)"):
+        layer.forward(params, None, np.zeros((2, 4), np.float32))
+    with pytest.raises(TreeError, match=r"layer_norm\(\): expected LayerNormParams, got "
+                                        r"BatchNormParams"):
+        layer.forward(layers.BatchNormParams(np.ones(5), np.zeros(5)), None, np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="layer_norm: eps must be a positive"):
+        layers.layer_norm(eps=0.0)

@@ -158,3 +158,18 @@ def test_inferred_shape_equals_forward_shape_or_both_refuse(kind, h, w, kh, kw, 
     if y is not None:
         np.testing.assert_allclose(
             y, POOLS[kind][1](windows_reference(x, (kh, kw), (sh, sw))[0], axis=-1))
+
+
+def test_global_avg_pool2d_takes_each_channel_s_mean(rng):
+    layer = fnn.layers.global_avg_pool2d()
+    x = rng.normal(size=(2, 3, 4, 5))
+    assert layer.init(random.key(0), (3, 4, 5))[2] == (3,)
+    y, _, cache = layer.forward(None, None, x)
+    np.testing.assert_allclose(y, [[sum(x[n, c].reshape(-1)) / 20 for c in range(3)]
+                                   for n in range(2)], rtol=1e-13)
+    dy = rng.normal(size=(2, 3))
+    dx, grads = layer.backward(None, cache, dy)
+    assert grads is None
+    np.testing.assert_allclose(dx, np.broadcast_to(dy[:, :, None, None] / 20, x.shape), rtol=1e-15)
+    with pytest.raises(ShapeError, match=r"global_avg_pool2d\(\): expected a 3-D input shape"):
+        layer.init(random.key(0), (12,))
