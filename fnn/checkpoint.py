@@ -20,18 +20,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import struct
+import re
+import sys
 import uuid
 import zipfile
-import zlib
 from typing import Any
 
 import attrs
 import numpy as np
 
 from fnn import tree as tree_lib
+from fnn.bounded import DAMAGED, check_inflatable, read_into, read_limited
 from fnn.errors import DataError, DTypeError, ShapeError, TreeError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so leftovers of crashed saves are never removed
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["save", "load", "digest", "read", "describe", "mismatches", "Mismatch"]
 
@@ -45,11 +52,7 @@ _PYTHON_SCALARS = {bool: np.bool_, int: np.int64, float: np.float64, complex: np
 _TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 
 Node = dict[str, Any]
-# What zipfile, zlib and numpy's .npy reader raise on damaged bytes: a damaged header can
-# claim another zip version (NotImplementedError), encryption (RuntimeError), a seek before
-# the start (OSError), a compressed entry (zlib.error) or a malformed .npy header (ValueError).
-_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError,
-            NotImplementedError, RuntimeError, zlib.error, struct.error)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def describe(tree: Any) -> list[Node]:
@@ -109,33 +112,122 @@ def _show(path: str) -> str:
 
 
 def save(path: str | os.PathLike, tree: Any) -> None:
-    """Write ``tree`` to ``path`` (no suffix is added) atomically.
+    """Write ``tree`` to ``path`` (no suffix is added) atomically, with its digest.
 
-    The file is written beside ``path`` under a temporary name, flushed to
+    The file is written beside ``path`` under a hidden temporary name, flushed to
     disk and renamed onto ``path``, so ``path`` holds either its old content or
     the whole new checkpoint. Every leaf is checked before anything is written;
-    on any failure no temporary file remains and ``path`` is untouched.
+    on any failure no temporary file remains and ``path`` is untouched, and an
+    ``OSError`` keeps its type but names ``path``. Temporary files that saves of
+    ``path`` killed mid-write left behind are removed; those of saves still
+    running (in any process) are not, so concurrent saves of one path all succeed
+    (the last rename wins).
     """
     nodes, arrays = _flatten(tree)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(temporary, "xb") as f:
-            _write_zip(f, nodes, arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    _fsync_directory(directory)
+        stem = _temporary_stem(os.path.basename(path))
+        _remove_leftovers(directory, stem)
+        temporary, fd = _create_temporary(directory, stem)
+        with open(fd, "wb") as f:  # closing it releases the lock, after the rename
+            try:
+                _write_zip(f, nodes, arrays)
+                f.flush()
+                os.fsync(f.fileno())
+                os.replace(temporary, path)
+            except BaseException:
+                os.remove(temporary)
+                raise
+        _fsync_directory(directory)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
+
+
+# A temporary name is .<stem>.<pid>.<16 hex digits>.tmp: 33 bytes more than the stem at most.
+_NAME_MAX, _TEMPORARY_EXTRA = 255, 33
+_LEFTOVER = re.compile(r"(\d+)\.[0-9a-f]{16}\.tmp")
+
+
+def _temporary_stem(name: str) -> str:
+    """``name``, or for a name too long to take the temporary suffix within NAME_MAX,
+    its first 100 bytes and a hash of the whole (so two long names stay apart)."""
+    raw = os.fsencode(name)
+    if len(raw) + _TEMPORARY_EXTRA <= _NAME_MAX:
+        return name
+    return f"{os.fsdecode(raw[:100])}~{hashlib.sha256(raw).hexdigest()[:32]}"
+
+
+def _create_temporary(directory: str, stem: str) -> tuple[str, int]:
+    """A new temporary file's name and descriptor, locked for as long as it stays open.
+
+    The lock tells ``_remove_leftovers`` that the writer is alive. A file created but
+    not yet locked can look like a crashed save's to another process, which may remove
+    it: the name then no longer leads to the locked file, and a new one is made.
+    """
+    while True:
+        temporary = os.path.join(directory, f".{stem}.{os.getpid()}.{uuid.uuid4().hex[:16]}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o666)
+        if fcntl is None:
+            return temporary, fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if _still_named(fd, temporary):
+            return temporary, fd
+        os.close(fd)
+
+
+def _still_named(fd: int, name: str) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(name))
+    except FileNotFoundError:
+        return False
+
+
+def _remove_leftovers(directory: str, stem: str) -> None:
+    """Remove the temporary files of saves of this name whose writer died mid-write.
+
+    A writer holds a lock on its temporary file until it is renamed, and the system
+    drops the lock when the writer dies: a file whose lock can be taken is a crashed
+    save's. Files named with this process's id are skipped (another thread may be
+    writing them, and some network file systems lock per process).
+    """
+    if fcntl is None:
+        return  # without flock nobody can tell a crashed save from a running one
+    prefix = f".{stem}."
+    for entry in os.scandir(directory):
+        match = (_LEFTOVER.fullmatch(entry.name[len(prefix):])
+                 if entry.name.startswith(prefix) else None)
+        if match is None or int(match[1]) == os.getpid():
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | _CLOEXEC)
+        except OSError:
+            continue  # renamed or removed meanwhile
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _still_named(fd, entry.path):
+                os.remove(entry.path)
+        except OSError:
+            pass  # locked: its writer is alive; or removed meanwhile, or not ours to remove
+        finally:
+            os.close(fd)
+
+
+def _naming(exc: OSError, path: str) -> OSError:
+    """``exc`` as an error of the same type whose message names ``path``, the user's file,
+    rather than the temporary one (or nothing, as for a full disk)."""
+    try:
+        if exc.errno is None:
+            return type(exc)(f"cannot save {path}: {exc}")
+        return type(exc)(exc.errno, f"{exc.strerror} (saving a checkpoint)", path)
+    except TypeError:
+        return exc  # an OSError subclass with its own constructor: keep it as it is
 
 
 def _write_zip(f: Any, nodes: list[Node], arrays: list[np.ndarray]) -> None:
     # One node a line, so `unzip -p file.npz tree.json` reads well.
-    header = (f'{{"format": "{_FORMAT}", "version": {_VERSION}, "nodes": [\n'
+    header = (f'{{"format": "{_FORMAT}", "version": {_VERSION}, '
+              f'"digest": "{_digest(nodes, arrays)}", "nodes": [\n'
               + ",\n".join(json.dumps(node) for node in nodes) + "\n]}\n")
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr(_entry(_HEADER), header)
@@ -164,46 +256,202 @@ def _fsync_directory(directory: str) -> None:
 
 
 def read(path: str | os.PathLike) -> tuple[list[Node], list[Any]]:
-    """The nodes and leaf values stored at ``path``, without a tree to load into.
+    """The nodes and leaf values stored at ``path``, in the file's order, without a
+    tree to load into.
 
-    Leaves come back as ``load`` gives them. Raises ``DataError`` naming the
-    file when it is not a zip file, is truncated, lacks ``tree.json``, has
-    missing or extra entries, or holds data that would need unpickling.
+    Leaves come back as ``load`` gives them, after the stored digest is checked in
+    the file's order (the traversal order, in every file ``save`` writes). Raises
+    ``DataError`` naming the file when it is not a zip file, is truncated, lacks
+    ``tree.json``, has missing, extra or duplicate entries or paths, declares
+    sizes it cannot hold, holds data that would need unpickling, or fails its digest.
     """
     path = os.fspath(path)
-    with open(path, "rb") as f:  # a missing file raises FileNotFoundError, as open does
-        is_zip = zipfile.is_zipfile(f)
-    if not is_zip:
-        raise DataError(f"{path}: not an fnn checkpoint: not a zip (.npz) file, or truncated")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except _DAMAGED as exc:
-        raise DataError(f"{path}: not a readable .npz file: {exc!r}") from exc
-    with archive:
-        nodes = _read_header(path, archive)
-        leaf_nodes = [node for node in nodes if "leaf" in node]
-        names = [f"leaf_{i}" for i in range(len(leaf_nodes))]
-        extra = sorted(set(archive.files) - {_HEADER, *names})
+    with _Archive(path) as archive:
+        leaf_nodes = [node for node in archive.nodes if "leaf" in node]
+        arrays = [archive.array(i, node) for i, node in enumerate(leaf_nodes)]
+        archive.verify(archive.nodes, arrays)
+        return archive.nodes, [_value(archive.where(i, node), node, array)
+                               for i, (node, array) in enumerate(zip(leaf_nodes, arrays))]
+
+
+def load(path: str | os.PathLike, like: Any) -> Any:
+    """The tree stored at ``path``, rebuilt in the structure of ``like``.
+
+    Every path, node type, leaf kind, dtype and shape of ``like`` must match the
+    file, in any order; the first mismatch raises ``TreeError`` (a missing, extra
+    or other kind of node), ``DTypeError`` or ``ShapeError``, naming the file, the
+    path, what ``like`` has and what the file has, before any leaf is read. Each
+    value goes to the path the file names for it, and the result must have the
+    stored digest (``DataError`` otherwise; files written before fnn stored
+    digests have none to check). Records are rebuilt through their ``__init__``
+    (``fnn.tree.map``), so their converters make arrays read-only. ``like`` is
+    never modified.
+    """
+    expected = describe(like)
+    path = os.fspath(path)
+    with _Archive(path) as archive:
+        for mismatch in mismatches(expected, archive.nodes):
+            error = {"dtype": DTypeError, "shape": ShapeError}.get(mismatch.what, TreeError)
+            # expected: what like has; got: what the file has
+            raise error(f"{path}: the stored tree does not match like at {mismatch}")
+        leaf_nodes = [node for node in archive.nodes if "leaf" in node]
+        by_path = {node["path"]: (archive.where(i, node), node, archive.array(i, node))
+                   for i, node in enumerate(leaf_nodes)}
+        ordered = [by_path[node["path"]] for node in expected if "leaf" in node]
+        archive.verify(expected, [array for _, _, array in ordered])
+    values = iter([_value(*entry) for entry in ordered])
+    return tree_lib.map(lambda _: next(values), like)
+
+
+# Limits on what a file may declare, checked before anything is allocated.
+_MAX_HEADER_BYTES = 64 << 20  # tree.json: about 500,000 nodes
+_MAX_NPY_HEADER = 65536  # numpy writes a few hundred bytes
+_NPY_VERSIONS = {(1, 0): np.lib.format.read_array_header_1_0,
+                 (2, 0): np.lib.format.read_array_header_2_0}
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+class _Archive:
+    """An open checkpoint whose entries and ``tree.json`` are checked: every declared
+    size agrees with the file's length (or deflate's ratio) and the nodes."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.file = open(path, "rb")  # a missing file raises FileNotFoundError, as open does
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> _Archive:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if getattr(self, "zip", None) is not None:
+            self.zip.close()
+        self.file.close()
+
+    def _open(self) -> None:
+        path = self.path
+        if not zipfile.is_zipfile(self.file):
+            raise DataError(f"{path}: not an fnn checkpoint: not a zip (.npz) file, or truncated")
+        size = os.fstat(self.file.fileno()).st_size
+        try:
+            self.zip = zipfile.ZipFile(self.file)
+        except DAMAGED + (MemoryError,) as exc:
+            raise DataError(f"{path}: not a readable .npz file: {exc!r}") from exc
+        self.entries: dict[str, zipfile.ZipInfo] = {}
+        for info in self.zip.infolist():
+            name = info.filename
+            if name in self.entries:
+                raise DataError(f"{path}: the entry {name} appears twice")
+            if info.compress_type not in _METHODS or info.flag_bits & 1:
+                raise DataError(f"{path}: entry {name} is encrypted or compressed with method "
+                                f"{info.compress_type}; fnn reads stored or deflated entries")
+            if info.header_offset + info.compress_size > size:
+                raise DataError(f"{path}: entry {name} declares {info.compress_size} bytes past "
+                                f"the end of the {size}-byte file: truncated or damaged")
+            if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+                raise DataError(f"{path}: stored entry {name} declares {info.file_size} bytes "
+                                f"but holds {info.compress_size}")
+            check_inflatable(f"{path}: entry {name}", info.file_size, info.compress_size)
+            self.entries[name] = info
+        self.nodes, self.digest = self._header()
+        leaf_nodes = [node for node in self.nodes if "leaf" in node]
+        names = {f"leaf_{i}.npy" for i in range(len(leaf_nodes))}
+        extra = sorted(name.removesuffix(".npy") for name in set(self.entries) - {_HEADER, *names})
         if extra:
             raise DataError(f"{path}: unexpected entries {extra} not described by {_HEADER}")
-        values = [_read_leaf(path, archive, name, node) for name, node in zip(names, leaf_nodes, strict=True)]
-    return nodes, values
+        # Every size checked before any leaf is read: an entry holds a .npy header and
+        # exactly the bytes its node's dtype and shape call for.
+        for i, node in enumerate(leaf_nodes):
+            info = self.entries.get(f"leaf_{i}.npy")
+            if info is None:
+                raise DataError(f"{self.where(i, node)} is missing")
+            if not 0 < info.file_size - _nbytes(node) <= _MAX_NPY_HEADER:
+                raise DataError(f"{self.where(i, node)} does not match {_HEADER}: it declares "
+                                f"{info.file_size} bytes for {_node_text(node)}")
 
-
-def _read_header(path: str, archive: Any) -> list[Node]:
-    if _HEADER not in archive.files:
-        raise DataError(f"{path}: no {_HEADER} entry: not written by fnn.checkpoint.save")
-    try:
-        header = json.loads(archive[_HEADER])
-        if header["format"] != _FORMAT or header["version"] != _VERSION:
-            raise ValueError(f"format {header['format']!r} version {header['version']!r}")
-        nodes = header["nodes"]
+    def _header(self) -> tuple[list[Node], str | None]:
+        path, info = self.path, self.entries.get(_HEADER)
+        if info is None:
+            raise DataError(f"{path}: no {_HEADER} entry: not written by fnn.checkpoint.save")
+        if info.file_size > _MAX_HEADER_BYTES:
+            raise DataError(f"{path}: {_HEADER} declares {info.file_size} bytes, more than the "
+                            f"{_MAX_HEADER_BYTES} allowed")
+        with self._entry(info) as stream:
+            text = read_limited(f"{path}: {_HEADER}", stream, info.file_size)
+        try:
+            header = json.loads(text)
+            if header["format"] != _FORMAT or header["version"] != _VERSION:
+                raise ValueError(f"format {header['format']!r} version {header['version']!r}")
+            stored = header.get("digest")
+            if stored is not None and not re.fullmatch("[0-9a-f]{64}", stored):
+                raise ValueError(f"digest {stored!r} is not a sha256 hex digest")
+            nodes = header["nodes"]
+            for node in nodes:
+                _check_node(node)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            raise DataError(f"{path}: malformed {_HEADER} (expected {_FORMAT} version "
+                            f"{_VERSION}): {exc!r}") from exc
+        seen: set[str] = set()
         for node in nodes:
-            _check_node(node)
-    except (*_DAMAGED, TypeError, KeyError) as exc:
-        raise DataError(f"{path}: malformed {_HEADER} (expected {_FORMAT} version {_VERSION}): "
-                        f"{exc!r}") from exc
-    return nodes
+            if node["path"] in seen:
+                raise DataError(f"{path}: {_HEADER} names the path {_show(node['path'])} twice")
+            seen.add(node["path"])
+        return nodes, stored
+
+    def _entry(self, info: zipfile.ZipInfo) -> Any:
+        try:
+            return self.zip.open(info)
+        except DAMAGED as exc:
+            raise DataError(f"{self.path}: entry {info.filename} cannot be read: {exc!r}") from exc
+
+    def where(self, i: int, node: Node) -> str:
+        return f"{self.path}: entry leaf_{i} ({_show(node['path'])})"
+
+    def array(self, i: int, node: Node) -> np.ndarray:
+        """Leaf i as an array, checked against its node before it is allocated."""
+        where = self.where(i, node)
+        info = self.entries[f"leaf_{i}.npy"]
+        with self._entry(info) as stream:
+            try:
+                version = np.lib.format.read_magic(stream)
+                if version not in _NPY_VERSIONS:
+                    raise ValueError(f".npy format version {version}")
+                shape, fortran, dtype = _NPY_VERSIONS[version](
+                    stream, max_header_size=_MAX_NPY_HEADER)
+                header_bytes = stream.tell()
+            except DAMAGED as exc:
+                raise DataError(f"{where} cannot be read: {exc}") from exc
+            if dtype.hasobject:
+                raise DataError(f"{where} cannot be read: it holds Python objects, which "
+                                f"would need allow_pickle; fnn never unpickles")
+            if dtype.str != node["dtype"] or list(shape) != node["shape"] \
+                    or header_bytes + _nbytes(node) != info.file_size:
+                raise DataError(f"{where} does not match {_HEADER}: expected "
+                                f"{_node_text(node)}, got dtype {dtype} and shape {shape}")
+            try:
+                out = np.empty(shape[::-1] if fortran else shape, dtype)
+            except MemoryError:
+                raise DataError(f"{where}: no memory for the {_nbytes(node)} bytes of "
+                                f"{_node_text(node)}") from None
+            read_into(where, stream, out)
+        return out.T if fortran else out
+
+    def verify(self, nodes: list[Node], arrays: list[np.ndarray]) -> None:
+        """Raise ``DataError`` unless the stored digest is that of ``nodes`` and ``arrays``."""
+        if self.digest is not None and _digest(nodes, arrays) != self.digest:
+            raise DataError(f"{self.path}: the content does not match the digest stored in "
+                            f"{_HEADER}: the file was damaged or altered after it was saved")
+
+
+def _nbytes(node: Node) -> int:
+    return math.prod(node["shape"]) * np.dtype(node["dtype"]).itemsize
 
 
 def _check_node(node: Any) -> None:
@@ -213,53 +461,33 @@ def _check_node(node: Any) -> None:
     for field, kind in fields.items():
         if not isinstance(node[field], kind):
             raise ValueError(f"node {node!r}: {field} must be a {kind.__name__}")
-    if "leaf" in node and np.dtype(node["dtype"]).str != node["dtype"]:
-        raise ValueError(f"node {node!r}: dtype is not in numpy's dtype.str form")
+    if "leaf" not in node:
+        return
+    dtype = np.dtype(node["dtype"])
+    if dtype.str != node["dtype"] or dtype.kind not in _STORABLE_KINDS:
+        raise ValueError(f"node {node!r}: dtype is not a bool, integer, float or complex "
+                         f"dtype in numpy's dtype.str form")
+    shape = node["shape"]
+    if len(shape) > 64 or not all(type(n) is int and n >= 0 for n in shape) \
+            or math.prod(shape) * dtype.itemsize > sys.maxsize:
+        raise ValueError(f"node {node!r}: shape is not a list of at most 64 sizes of an array "
+                         f"that can exist")
+    if node["leaf"] not in _LEAF_KINDS or (node["leaf"] not in ("array", "numpy") and shape):
+        raise ValueError(f"node {node!r}: unknown leaf kind {node['leaf']!r} for shape {shape}")
 
 
-def _read_leaf(path: str, archive: Any, name: str, node: Node) -> Any:
-    where = f"{path}: entry {name} ({_show(node['path'])})"
-    if name not in archive.files:
-        raise DataError(f"{where} is missing")
-    try:
-        array = archive[name]
-    except _DAMAGED as exc:
-        # numpy refuses object arrays here, since allow_pickle=False
-        raise DataError(f"{where} cannot be read: {exc}") from exc
-    if not isinstance(array, np.ndarray) or array.dtype.str != node["dtype"] \
-            or list(array.shape) != node["shape"]:
-        got = (f"dtype {array.dtype} and shape {array.shape}" if isinstance(array, np.ndarray)
-               else f"a {type(array).__name__}")
-        raise DataError(f"{where} does not match {_HEADER}: expected {_node_text(node)}, "
-                        f"got {got}")
+_SCALARS = {t.__name__: t for t in _PYTHON_SCALARS}
+_LEAF_KINDS = {"array", "numpy", *_SCALARS}
+
+
+def _value(where: str, node: Node, array: np.ndarray) -> Any:
+    """What ``load`` gives back for a leaf read as ``array``."""
     kind = node["leaf"]
     if kind == "array":
         return array
     if kind == "numpy":
         return array[()]
-    scalar = {t.__name__: t for t in _PYTHON_SCALARS}.get(kind)
-    if scalar is None or array.ndim != 0:
-        raise DataError(f"{where}: unknown leaf kind {kind!r} for shape {array.shape}")
-    return scalar(array[()])
-
-
-def load(path: str | os.PathLike, like: Any) -> Any:
-    """The tree stored at ``path``, rebuilt in the structure of ``like``.
-
-    Every path, node type, leaf kind, dtype and shape of ``like`` must match the
-    file; the first mismatch raises ``TreeError`` (a missing, extra or other
-    kind of node), ``DTypeError`` or ``ShapeError``, naming the file, the path,
-    what ``like`` has and what the file has.
-    Records are rebuilt through their ``__init__`` (``fnn.tree.map``), so their
-    converters make arrays read-only. ``like`` is never modified.
-    """
-    nodes, values = read(path)
-    for mismatch in mismatches(describe(like), nodes):
-        error = {"dtype": DTypeError, "shape": ShapeError}.get(mismatch.what, TreeError)
-        # expected: what like has; got: what the file has
-        raise error(f"{os.fspath(path)}: the stored tree does not match like at {mismatch}")
-    stored = iter(values)
-    return tree_lib.map(lambda _: next(stored), like)
+    return _SCALARS[kind](array[()])
 
 
 @attrs.frozen
@@ -320,7 +548,10 @@ def digest(tree: Any) -> str:
     Equal across processes, runs and machines for equal trees; any change of
     structure, dtype, shape or a single bit changes it.
     """
-    nodes, arrays = _flatten(tree)
+    return _digest(*_flatten(tree))
+
+
+def _digest(nodes: list[Node], arrays: list[np.ndarray]) -> str:
     h = hashlib.sha256(f"{_FORMAT} digest {_VERSION}\n".encode())
     h.update(json.dumps(nodes, sort_keys=True, separators=(",", ":")).encode())
     for array in arrays:

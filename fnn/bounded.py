@@ -1,0 +1,79 @@
+"""Reading untrusted compressed files in bounded memory and work.
+
+A file declares sizes (an IDX header's dimensions, a zip entry's uncompressed
+size); readers check each against what the file can honestly hold before they
+allocate, then stream the data into the one array they return, in chunks, and
+stop at the declared size. Only ``DataError`` leaves these helpers.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from typing import Any
+
+import numpy as np
+
+from fnn.errors import DataError
+
+__all__ = ["DEFLATE_MAX_RATIO", "DAMAGED", "check_inflatable", "read_into", "read_limited"]
+
+# Deflate's best case codes a 258-byte match in 2 bits, so no deflate stream inflates
+# more than 1032-fold; more slack than a gzip or zip header needs is added to that.
+DEFLATE_MAX_RATIO = 1032
+_SLACK = 4096
+_CHUNK = 1 << 20
+# What zipfile, gzip and zlib raise on damaged bytes: a bad CRC or header (BadZipFile,
+# BadGzipFile is an OSError), a stream that ends early (EOFError), bad deflate data
+# (zlib.error), another zip version or encryption (NotImplementedError, RuntimeError).
+DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError,
+           NotImplementedError, RuntimeError, zlib.error, struct.error)
+
+
+def check_inflatable(where: str, declared: int, compressed: int) -> None:
+    """Refuse a deflated stream of ``compressed`` bytes that declares more than it can inflate to."""
+    if declared > DEFLATE_MAX_RATIO * compressed + _SLACK:
+        raise DataError(f"{where}: declares {declared} bytes, more than {compressed} deflated "
+                        f"bytes can hold (at most {DEFLATE_MAX_RATIO}-fold)")
+
+
+def read_into(where: str, stream: Any, out: np.ndarray) -> np.ndarray:
+    """Fill the contiguous array ``out`` from ``stream`` and check the stream then ends.
+
+    Reads in chunks of 1 MiB, so memory stays at ``out`` plus one chunk whatever the
+    stream holds; raises ``DataError`` naming ``where`` if it holds fewer or more bytes.
+    """
+    view = memoryview(out.reshape(-1).view(np.uint8))
+    done = 0
+    try:
+        while done < len(view):
+            chunk = stream.read(min(_CHUNK, len(view) - done))
+            if not chunk:
+                break
+            view[done:done + len(chunk)] = chunk
+            done += len(chunk)
+        # Reading past the end also makes zipfile check the entry's CRC.
+        extra = stream.read(1) if done == len(view) else b""
+    except DAMAGED as exc:
+        raise DataError(f"{where}: damaged data after {done} bytes: {exc!r}") from exc
+    if done < len(view):
+        raise DataError(f"{where}: truncated: expected {len(view)} bytes, got {done}")
+    if extra:
+        raise DataError(f"{where}: more data than the {len(view)} bytes declared")
+    return out
+
+
+def read_limited(where: str, stream: Any, limit: int) -> bytes:
+    """All of ``stream``, refused with ``DataError`` once it passes ``limit`` bytes."""
+    chunks, size = [], 0
+    try:
+        while size <= limit:
+            chunk = stream.read(min(_CHUNK, limit + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+    except DAMAGED as exc:
+        raise DataError(f"{where}: damaged data: {exc!r}") from exc
+    raise DataError(f"{where}: larger than the {limit} bytes allowed")
