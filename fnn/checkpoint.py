@@ -40,7 +40,7 @@ try:
 except ImportError:  # Windows: no flock, so leftovers of crashed saves are never removed
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["save", "load", "digest", "read", "describe", "mismatches", "Mismatch"]
+__all__ = ["save", "load", "digest", "digest_of", "read", "describe", "mismatches", "Mismatch"]
 
 _FORMAT, _VERSION = "fnn.checkpoint", 1
 _HEADER = "tree.json"
@@ -546,9 +546,17 @@ def digest(tree: Any) -> str:
     names included), every leaf's kind, dtype, shape and bytes.
 
     Equal across processes, runs and machines for equal trees; any change of
-    structure, dtype, shape or a single bit changes it.
+    structure, dtype, shape or a single bit changes it. ``save`` stores it and
+    ``load`` checks it: an integrity check against damage, not a signature
+    (whoever can write a file can store the digest of what they wrote).
     """
     return _digest(*_flatten(tree))
+
+
+def digest_of(nodes: list[Node], leaves: list[Any]) -> str:
+    """``digest(tree)`` from the nodes and leaves ``read`` gives for a file holding ``tree``."""
+    return _digest(nodes, [np.asarray(leaf, node["dtype"])
+                           for leaf, node in zip(leaves, (n for n in nodes if "leaf" in n))])
 
 
 def _digest(nodes: list[Node], arrays: list[np.ndarray]) -> str:

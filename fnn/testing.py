@@ -24,6 +24,7 @@ import numpy as np
 
 from fnn import checkpoint, gradcheck, tree
 from fnn.core import Layer, Loss
+from fnn.errors import DataError
 
 __all__ = ["assert_trees_equal", "differences", "summary", "Snapshot", "assert_layer_gradients",
            "assert_loss_gradient"]
@@ -192,12 +193,30 @@ class Snapshot:
             return
         if not npz.exists():
             raise AssertionError(f"no snapshot {npz} yet: run pytest with {UPDATE_FLAG} to write it")
-        problems = differences(checkpoint.read(npz), _flat(t), rtol=rtol, atol=atol)
+        stored = checkpoint.read(npz)
+        _check_summary_digest(npz.with_suffix(".txt"), stored)
+        problems = differences(stored, _flat(t), rtol=rtol, atol=atol)
         if problems:
             raise AssertionError(
                 f"the tree differs from the snapshot {npz} (rtol={rtol}, atol={atol}):\n  "
                 + "\n  ".join(problems)
                 + f"\nIf the change is intended, run pytest with {UPDATE_FLAG} and commit the files.")
+
+
+_DIGEST_LINE = re.compile(r"^digest sha256:([0-9a-f]{64})$", re.MULTILINE)
+
+
+def _check_summary_digest(txt: Path, stored: Flat) -> None:
+    """The digest line of the ``.txt`` summary (where there is one) is the digest of the
+    ``.npz`` beside it: neither file was edited, damaged or regenerated without the other."""
+    if not txt.exists():
+        return
+    found = _DIGEST_LINE.search(txt.read_text(encoding="utf-8"))
+    actual = checkpoint.digest_of(*stored)
+    if found is None or found[1] != actual:
+        raise DataError(f"{txt}: the digest line {found[1] if found else '(none)'} is not the "
+                        f"digest {actual} of {txt.with_suffix('.npz').name} beside it; if the "
+                        f"snapshot is right, run pytest with {UPDATE_FLAG} to write both anew")
 
 
 def pytest_addoption(parser: Any) -> None:

@@ -270,3 +270,24 @@ def test_a_name_used_twice_in_a_test_is_an_error(generated):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*TestNamed.test_reused.npz is already used in this test; "
                                  "give each assert_match call its own name=*"])
+
+
+def test_a_summary_whose_digest_is_not_its_snapshots_fails(generated):
+    run(generated, "-k", "test_step", UPDATE).assert_outcomes(passed=1)
+    directory = generated.path / "snapshots" / "test_generated"
+    txt, npz = directory / "test_step.txt", directory / "test_step.npz"
+    text = txt.read_text()
+    digest = re.search(r"^digest sha256:(\w+)$", text, re.MULTILINE)[1]
+    edited = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    txt.write_text(text.replace(digest, edited))
+    result = run(generated, "-k", "test_step")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*test_step.txt: the digest line {edited} is not the digest "
+                                 f"{digest} of test_step.npz beside it*"])
+    txt.write_text(text)
+    run(generated, "-k", "test_step").assert_outcomes(passed=1)
+    # an .npz written anew without its .txt: the summary is stale
+    checkpoint.save(npz, checkpoint.read(npz)[1])
+    result = run(generated, "-k", "test_step")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*test_step.txt: the digest line {digest} is not the digest *"])
