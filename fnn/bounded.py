@@ -44,7 +44,7 @@ def read_into(where: str, stream: Any, out: np.ndarray) -> np.ndarray:
     Reads in chunks of 1 MiB, so memory stays at ``out`` plus one chunk whatever the
     stream holds; raises ``DataError`` naming ``where`` if it holds fewer or more bytes.
     """
-    view = memoryview(out.reshape(-1).view(np.uint8))
+    view = out.reshape(-1).view(np.uint8).data
     done = 0
     try:
         while done < len(view):
@@ -66,7 +66,8 @@ def read_into(where: str, stream: Any, out: np.ndarray) -> np.ndarray:
 
 def read_limited(where: str, stream: Any, limit: int) -> bytes:
     """All of ``stream``, refused with ``DataError`` once it passes ``limit`` bytes."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     try:
         while size <= limit:
             chunk = stream.read(min(_CHUNK, limit + 1 - size))

@@ -271,7 +271,7 @@ def read(path: str | os.PathLike) -> tuple[list[Node], list[Any]]:
         arrays = [archive.array(i, node) for i, node in enumerate(leaf_nodes)]
         archive.verify(archive.nodes, arrays)
         return archive.nodes, [_value(archive.where(i, node), node, array)
-                               for i, (node, array) in enumerate(zip(leaf_nodes, arrays))]
+                               for i, (node, array) in enumerate(zip(leaf_nodes, arrays, strict=True))]
 
 
 def load(path: str | os.PathLike, like: Any) -> Any:
@@ -317,7 +317,8 @@ class _Archive:
 
     def __init__(self, path: str):
         self.path = path
-        self.file = open(path, "rb")  # a missing file raises FileNotFoundError, as open does
+        # Closed by close(); a missing file raises FileNotFoundError, as open does.
+        self.file = open(path, "rb")  # noqa: SIM115
         try:
             self._open()
         except BaseException:
@@ -342,7 +343,7 @@ class _Archive:
         size = os.fstat(self.file.fileno()).st_size
         try:
             self.zip = zipfile.ZipFile(self.file)
-        except DAMAGED + (MemoryError,) as exc:
+        except (*DAMAGED, MemoryError) as exc:
             raise DataError(f"{path}: not a readable .npz file: {exc!r}") from exc
         self.entries: dict[str, zipfile.ZipInfo] = {}
         for info in self.zip.infolist():
@@ -369,12 +370,12 @@ class _Archive:
         # Every size checked before any leaf is read: an entry holds a .npy header and
         # exactly the bytes its node's dtype and shape call for.
         for i, node in enumerate(leaf_nodes):
-            info = self.entries.get(f"leaf_{i}.npy")
-            if info is None:
+            entry = self.entries.get(f"leaf_{i}.npy")
+            if entry is None:
                 raise DataError(f"{self.where(i, node)} is missing")
-            if not 0 < info.file_size - _nbytes(node) <= _MAX_NPY_HEADER:
+            if not 0 < entry.file_size - _nbytes(node) <= _MAX_NPY_HEADER:
                 raise DataError(f"{self.where(i, node)} does not match {_HEADER}: it declares "
-                                f"{info.file_size} bytes for {_node_text(node)}")
+                                f"{entry.file_size} bytes for {_node_text(node)}")
 
     def _header(self) -> tuple[list[Node], str | None]:
         path, info = self.path, self.entries.get(_HEADER)
@@ -556,7 +557,7 @@ def digest(tree: Any) -> str:
 def digest_of(nodes: list[Node], leaves: list[Any]) -> str:
     """``digest(tree)`` from the nodes and leaves ``read`` gives for a file holding ``tree``."""
     return _digest(nodes, [np.asarray(leaf, node["dtype"])
-                           for leaf, node in zip(leaves, (n for n in nodes if "leaf" in n))])
+                           for leaf, node in zip(leaves, [n for n in nodes if "leaf" in n], strict=True)])
 
 
 def _digest(nodes: list[Node], arrays: list[np.ndarray]) -> str:
