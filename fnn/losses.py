@@ -10,21 +10,29 @@ import numpy as np
 from fnn.core import Loss, check_float
 from fnn.errors import DataError, DTypeError, ShapeError
 from fnn.numerics import logistic
-from fnn.validators import check_labels
+from fnn.validators import check_labels, fraction, positive
 
-__all__ = ["sse", "mse", "softmax_cross_entropy", "sigmoid_binary_cross_entropy"]
+__all__ = ["sse", "mse", "l1", "huber", "softmax_cross_entropy", "sigmoid_binary_cross_entropy"]
 
 
 def _check_pair(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Check y is a non-empty float array and t a float array of its shape; t in y's dtype."""
+    """Check y is a non-empty float array and t a float array of its shape; t in y's dtype.
+
+    Labels (batch,) against one output per sample (batch, 1) are refused with the fix."""
     check_float(f"{name} predictions", y)
     if y.ndim == 0:
         raise ShapeError(f"{name}: expected a batch of predictions, got a scalar")
     if y.shape[0] == 0:
         raise DataError(f"{name}: expected a non-empty batch, got predictions of shape {y.shape}")
-    if getattr(t, "shape", None) != y.shape:
+    shape = getattr(t, "shape", None)
+    if shape != y.shape:
+        hint = (f"; for one target per sample use t[:, None].astype(np.{y.dtype})"
+                if shape == y.shape[:1] and y.shape[1:] == (1,) else "")
         raise ShapeError(f"{name}: targets must have the predictions' shape {y.shape}, "
-                         f"got {getattr(t, 'shape', type(t).__name__)}")
+                         f"got {shape or type(t).__name__}{hint}")
+    if t.dtype.kind in "iub":
+        raise DTypeError(f"{name}: targets must be floats, got dtype {t.dtype}; use "
+                         f"t.astype(np.{y.dtype})")
     check_float(f"{name} targets", t)
     return t.astype(y.dtype, copy=False)
 
@@ -55,6 +63,40 @@ def mse() -> Loss:
     return Loss("mse", forward, backward)
 
 
+def l1() -> Loss:
+    """E = mean(|y − t|) over every element, as PyTorch's ``L1Loss``;
+    dE/dy = sign(y − t) / y.size (0 where y = t)."""
+
+    def forward(y, t):
+        t = _check_pair("l1", y, t)
+        diff = y - t
+        return float(np.abs(diff).mean()), diff
+
+    def backward(diff):
+        return np.sign(diff) / diff.size
+
+    return Loss("l1", forward, backward)
+
+
+def huber(delta: float = 1.0) -> Loss:
+    """E = mean over every element of ½d² where |d| ≤ delta, delta·(|d| − ½delta) beyond,
+    with d = y − t, as PyTorch's ``HuberLoss``; dE/dy = clip(d, −delta, delta) / y.size."""
+    delta = positive("huber", "delta", delta)
+
+    def forward(y, t):
+        t = _check_pair("huber", y, t)
+        diff = y - t
+        size = np.abs(diff)
+        small = size <= delta
+        elementwise = np.where(small, 0.5 * np.square(diff), delta * (size - 0.5 * delta))
+        return float(elementwise.mean()), diff
+
+    def backward(diff):
+        return np.clip(diff, -delta, delta) / diff.size
+
+    return Loss("huber", forward, backward)
+
+
 def _targets(name: str, logits: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Check targets: int labels (batch,) in range, or rows of the logits' shape (one-hot or
     soft, as floats or integers), returned in the logits' dtype."""
@@ -83,39 +125,46 @@ def _targets(name: str, logits: np.ndarray, t: np.ndarray) -> np.ndarray:
     return t
 
 
-def softmax_cross_entropy() -> Loss:
+def softmax_cross_entropy(*, label_smoothing: float = 0.0) -> Loss:
     """Mean over the batch of −Σ t·log softmax(y), on logits y of shape (batch, classes).
 
     Targets are integer labels (batch,) or one-hot (or soft) rows (batch, classes).
     Computed with log-sum-exp, so exact for logits of any size.
     dE/dy = (softmax(y)·Σt − t) / batch, which is (softmax(y) − t) / batch for one-hot rows.
+    ``label_smoothing=ε`` trains against (1 − ε)·t + ε/K for K classes, as PyTorch's
+    ``CrossEntropyLoss(label_smoothing=ε)`` (labels count as one-hot rows).
     """
     name = "softmax_cross_entropy"
+    eps = fraction(name, "label_smoothing", label_smoothing)
 
     def forward(y, t):
         t = _targets(name, y, t)
-        n = y.shape[0]
+        n, classes = y.shape
         z = y - y.max(axis=1, keepdims=True)
         e = np.exp(z)
         s = e.sum(axis=1, keepdims=True)
         log_s = np.log(s)
         if t.dtype.kind == "f":
+            if eps:
+                t = t * (1 - eps) + eps / classes
             # −Σ t·(z − log s) = Σ t·log s − Σ t·z
             value = float(np.vdot(t.sum(axis=1), log_s[:, 0]) - np.vdot(t, z)) / n
         else:
-            value = float(log_s.sum() - z[np.arange(n), t].sum()) / n
+            # −Σ_i Σ_k t'_ik (z_ik − log s_i) with t' = (1 − ε)·one-hot + ε/K, each row summing to 1
+            label_z = z[np.arange(n), t].sum()
+            value = float(log_s.sum() - (1 - eps) * label_z - eps / classes * z.sum()) / n
         e /= s
         return value, (e, t)
 
     def backward(cache):
         p, t = cache
-        n = p.shape[0]
+        n, classes = p.shape
         if t.dtype.kind == "f":
             dy = p * t.sum(axis=1, keepdims=True)
             dy -= t
         else:
-            dy = p.copy()
-            dy[np.arange(n), t] -= 1
+            dy = p - eps / classes if eps else p.copy()
+            dy[np.arange(n), t] -= 1 - eps
         dy /= n
         return dy
 

@@ -68,8 +68,10 @@ def test_sigmoid_binary_cross_entropy(rng):
     assert loss.forward(big, np.array([[0.0, 1.0]]))[0] == pytest.approx(1000.0)
 
 
-@pytest.mark.parametrize("loss", [losses.sse(), losses.mse(), losses.softmax_cross_entropy(),
-                                  losses.sigmoid_binary_cross_entropy()], ids=lambda layer: layer.name)
+@pytest.mark.parametrize("loss", [losses.sse(), losses.mse(), losses.l1(), losses.huber(),
+                                  losses.softmax_cross_entropy(),
+                                  losses.softmax_cross_entropy(label_smoothing=0.1),
+                                  losses.sigmoid_binary_cross_entropy()], ids=lambda loss: loss.name)
 def test_float32_stays_float32(loss):
     y = np.zeros((2, 3), np.float32)
     t = np.array([0, 2]) if loss.name == "softmax_cross_entropy" else np.ones((2, 3))
@@ -114,3 +116,60 @@ def test_sse_backward_returns_a_fresh_array_each_time():
 def test_empty_batches_are_data_errors():
     with pytest.raises(DataError, match=r"sse: expected a non-empty batch.*\(0, 3\)"):
         losses.sse().forward(np.zeros((0, 3)), np.zeros((0, 3)))
+
+
+def test_l1_value_and_gradient(rng):
+    y, t = np.array([[1.0, -2.0], [0.5, 3.0]]), np.array([[0.0, -2.5], [0.5, 1.0]])
+    value, cache = losses.l1().forward(y, t)
+    assert value == pytest.approx((1.0 + 0.5 + 0.0 + 2.0) / 4)
+    np.testing.assert_array_equal(losses.l1().backward(cache), [[0.25, 0.25], [0.0, 0.25]])
+    y = rng.normal(size=(4, 3))  # away from the kink at y = t
+    assert_loss_gradient(losses.l1(), y, y + np.sign(rng.normal(size=(4, 3))) * 0.5)
+
+
+def test_huber_value_and_gradient(rng):
+    # PyTorch's HuberLoss(delta=1.0): ½d² inside |d| <= 1, |d| − ½ outside; mean of all
+    d = np.array([[0.5, -2.0, 1.0, 3.0]])
+    value, cache = losses.huber().forward(d, np.zeros_like(d))
+    assert value == pytest.approx((0.125 + 1.5 + 0.5 + 2.5) / 4)
+    np.testing.assert_allclose(losses.huber().backward(cache), [[0.125, -0.25, 0.25, 0.25]])
+    value, _ = losses.huber(delta=2.0).forward(d, np.zeros_like(d))
+    assert value == pytest.approx((0.125 + 2.0 + 0.5 + 2.0 * (3.0 - 1.0)) / 4)
+    y = rng.normal(scale=2.0, size=(5, 3))
+    t = y + np.where(rng.uniform(size=y.shape) < 0.5, 0.3, 2.5) * np.sign(rng.normal(size=y.shape))
+    assert_loss_gradient(losses.huber(delta=1.0), y, t)  # both branches, away from |d| = delta
+    with pytest.raises(ValueError, match="delta"):
+        losses.huber(delta=0.0)
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.3])
+def test_label_smoothing_is_pytorchs(logits, rng, eps):
+    labels = np.array([0, 3, 1, 1, 2])
+    loss = losses.softmax_cross_entropy(label_smoothing=eps)
+    # PyTorch: targets (1 − ε)·one-hot + ε/K, then −Σ t·log softmax(y), mean over the batch
+    smoothed = (1 - eps) * data.one_hot(labels, 4, np.float64) + eps / 4
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected = -(smoothed * log_p).sum(axis=1).mean()
+    assert loss.forward(logits, labels)[0] == pytest.approx(expected, rel=1e-12)
+    assert loss.forward(logits, data.one_hot(labels, 4, np.float64))[0] == pytest.approx(
+        expected, rel=1e-12)
+    p = np.exp(log_p)
+    np.testing.assert_allclose(loss.backward(loss.forward(logits, labels)[1]),
+                               (p - smoothed) / 5, rtol=1e-12)
+    assert_loss_gradient(loss, logits, labels)
+    assert_loss_gradient(loss, logits, rng.dirichlet(np.ones(4), size=5))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        losses.softmax_cross_entropy(label_smoothing=1.0)
+
+
+@pytest.mark.parametrize("loss", [losses.mse(), losses.sigmoid_binary_cross_entropy(), losses.l1()],
+                         ids=lambda loss: loss.name)
+def test_labels_for_one_output_are_refused_with_the_fix(loss):
+    y = np.zeros((3, 1), np.float32)
+    fix = r"t\[:, None\]\.astype\(np\.float32\)"
+    with pytest.raises(ShapeError, match=fix):
+        loss.forward(y, np.array([1, 0, 1]))
+    with pytest.raises(ShapeError, match=fix):
+        loss.forward(y, np.array([1.0, 0.0, 1.0], np.float32))
+    with pytest.raises(DTypeError, match=r"got dtype int64; use t\.astype\(np\.float32\)"):
+        loss.forward(y, np.array([[1], [0], [1]]))
