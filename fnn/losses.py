@@ -31,8 +31,8 @@ def _check_pair(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         raise ShapeError(f"{name}: targets must have the predictions' shape {y.shape}, "
                          f"got {shape or type(t).__name__}{hint}")
     if t.dtype.kind in "iub":
-        raise DTypeError(f"{name}: targets must be floats, got dtype {t.dtype}; use "
-                         f"t.astype(np.{y.dtype})")
+        raise DTypeError(f"{name} targets: expected a floating-point array, got dtype "
+                         f"{t.dtype}; use t.astype(np.{y.dtype})")
     check_float(f"{name} targets", t)
     return t.astype(y.dtype, copy=False)
 
