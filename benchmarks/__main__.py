@@ -113,10 +113,12 @@ def main() -> None:
                         rounds=2 * rounds_for(workload, args.quick), warmup=3)
         row = {"name": workload.name,
                "boundary_checks_pct": 100 * (times["fnn"] / times["no boundary checks"] - 1),
-               "finite_check_pct": 100 * (times["fnn"] / times["no finite check"] - 1)}
+               "finite_check_pct": 100 * (times["fnn"] / times["no finite check"] - 1),
+               "state_check_pct": 100 * (times["fnn"] / times["no state check"] - 1)}
         results["checks"].append(row)
         print(f"  {workload.name:42s} boundary checks {row['boundary_checks_pct']:+5.1f}%   "
-              f"finite-gradient check {row['finite_check_pct']:+5.1f}%")
+              f"finite-gradient check {row['finite_check_pct']:+5.1f}%   "
+              f"finite-state check {row['state_check_pct']:+5.1f}%")
     if not args.only or "W1" in args.only:
         run = training_run_memory(dtype)
         results["training_run"] = run

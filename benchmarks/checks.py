@@ -2,8 +2,10 @@
 
 fnn's checks are plain functions named ``check_*`` that modules import by name;
 switching them off means pointing those names at a function that does nothing.
-The non-finite gradient check (one pass over the gradients) is measured apart
-from the boundary checks (shapes, dtypes, params), which cost microseconds.
+The non-finite gradient check (one pass over the gradients) and the non-finite
+state check (one pass over the new params, layer state and optimizer state) are
+measured apart from the boundary checks (shapes, dtypes, params), which cost
+microseconds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from benchmarks.harness import Workload
 
 BOUNDARY = ("check_input", "check_float", "check_params", "check_batch", "check_images")
 FINITE = ("check_finite_grads",)
+STATE = ("check_finite_state",)
 
 
 def _patch_points(names: tuple[str, ...]) -> list[tuple[object, str, Callable]]:
@@ -45,9 +48,10 @@ def _nothing(*args, **kwargs):
 
 
 def check_cost_workload(workload: Workload) -> Workload:
-    """``workload``'s fnn step three ways: as is, without boundary checks, without the
-    finite-gradient check."""
+    """``workload``'s fnn step four ways: as is, without boundary checks, without the
+    finite-gradient check, without the finite-state check."""
     call = workload.variants["fnn"]
     return Workload(f"{workload.name} checks", workload.batch,
                     {"fnn": call, "no boundary checks": without(BOUNDARY, call),
-                     "no finite check": without(FINITE, call)})
+                     "no finite check": without(FINITE, call),
+                     "no state check": without(STATE, call)})

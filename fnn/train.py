@@ -118,6 +118,32 @@ def check_finite_grads(step: int, grads: Any) -> float:
     return scale * math.sqrt(sum(float(np.vdot(g / scale, g / scale)) for g in leaves))
 
 
+def check_finite_state(step: int, params: Any, state: Any, opt_state: Any) -> None:
+    """``NonFiniteError`` naming the first leaf of a step's new params, layer state or
+    optimizer state that holds a NaN or an infinity (an update or a moment that
+    overflowed, batch statistics of huge inputs), so none is ever returned."""
+    parts = (("params", params), ("state", state), ("opt_state", opt_state))
+    # As for the gradients: one BLAS pass per leaf, the exact test only when the sum of
+    # squares is not finite (a leaf holds NaN or inf, or its squares overflow).
+    if np.isfinite(sum([np.vdot(a, a) for _, part in parts for a in _float_leaves(part)])):
+        return
+    for name, part in parts:
+        for path, leaf in tree.leaves_with_paths(part):
+            if _is_float(leaf) and not np.isfinite(leaf).all():
+                where = name if path == "<root>" else name + path
+                raise NonFiniteError(f"train step {step}: the new {where} would hold NaN or inf; "
+                                     f"the state before this step is unchanged (try a smaller "
+                                     f"learning rate, or inputs of a smaller scale)")
+
+
+def _float_leaves(t: Any) -> list:
+    return [leaf for leaf in tree.leaves(t) if _is_float(leaf)]
+
+
+def _is_float(leaf: Any) -> bool:
+    return np.result_type(leaf).kind in "fc"
+
+
 @attrs.frozen
 class TrainStep:
     """``step(ts, x, t) -> (new_ts, metrics)``: one pure gradient step on a batch.
@@ -150,6 +176,8 @@ class TrainStep:
                                  f"this step is unchanged (try a smaller learning rate)")
         grad_norm = check_finite_grads(ts.step, grads) if self.check_finite else math.nan
         params, opt_state = update_and_apply(self.optimizer, grads, ts.opt_state, ts.params)
+        if self.check_finite:
+            check_finite_state(ts.step, params, new_state, opt_state)
         return (TrainState(params, new_state, opt_state, next_key, ts.step + 1),
                 StepMetrics(value, grad_norm))
 
@@ -161,9 +189,11 @@ def make_train_step(model: Layer, loss: Loss, optimizer: Transform, *,
     The step splits ``ts.key`` into the next state's key and a key for this
     step's randomness (dropout), so a run depends on its seed alone.
     A loss that is NaN or infinite raises ``NonFiniteError`` naming the step;
-    so does a NaN or infinite gradient (naming its path), unless
-    ``check_finite=False``: that check reads every gradient once, about 2.5% of
-    an MLP step. ``ts`` is never half-updated.
+    so does a NaN or infinite gradient, new parameter, layer state (batch norm's
+    running statistics) or optimizer state leaf (naming its path), unless
+    ``check_finite=False``: those checks read every gradient and every new state
+    leaf once (see ``benchmarks/`` for their cost). ``ts`` is never half-updated,
+    and no non-finite state is ever returned.
     Unless ``keep_freed_memory=False``, making the step calls
     ``fnn.keep_freed_memory()``: each step's fresh arrays then reuse the memory the
     last step freed instead of new pages (a quarter of a CNN step in page faults);
