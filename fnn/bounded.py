@@ -38,43 +38,33 @@ def check_inflatable(where: str, declared: int, compressed: int) -> None:
                         f"bytes can hold (at most {DEFLATE_MAX_RATIO}-fold)")
 
 
-def read_into(where: str, stream: Any, out: np.ndarray) -> np.ndarray:
-    """Fill the contiguous array ``out`` from ``stream`` and check the stream then ends.
+def read_into(stream: Any, out: np.ndarray) -> int:
+    """Fill the contiguous array ``out`` from ``stream`` in 1 MiB chunks, so memory stays at
+    ``out`` plus a chunk whatever the stream holds. Returns how many bytes it held, counting
+    at most one beyond ``out.nbytes``: fewer says it was short, more that it was long.
 
-    Reads in chunks of 1 MiB, so memory stays at ``out`` plus one chunk whatever the
-    stream holds; raises ``DataError`` naming ``where`` if it holds fewer or more bytes.
+    Reading past the end also makes zipfile check an entry's CRC. The stream's own errors
+    (``DAMAGED``) are the caller's to name.
     """
     view = out.reshape(-1).view(np.uint8).data
     done = 0
-    try:
-        while done < len(view):
-            chunk = stream.read(min(_CHUNK, len(view) - done))
-            if not chunk:
-                break
-            view[done:done + len(chunk)] = chunk
-            done += len(chunk)
-        # Reading past the end also makes zipfile check the entry's CRC.
-        extra = stream.read(1) if done == len(view) else b""
-    except DAMAGED as exc:
-        raise DataError(f"{where}: damaged data after {done} bytes: {exc!r}") from exc
-    if done < len(view):
-        raise DataError(f"{where}: truncated: expected {len(view)} bytes, got {done}")
-    if extra:
-        raise DataError(f"{where}: more data than the {len(view)} bytes declared")
-    return out
+    while done < len(view):
+        chunk = stream.read(min(_CHUNK, len(view) - done))
+        if not chunk:
+            return done
+        view[done:done + len(chunk)] = chunk
+        done += len(chunk)
+    return done + len(stream.read(1))
 
 
-def read_limited(where: str, stream: Any, limit: int) -> bytes:
-    """All of ``stream``, refused with ``DataError`` once it passes ``limit`` bytes."""
+def read_limited(stream: Any, limit: int) -> bytes:
+    """The stream's bytes up to ``limit`` + 1: more than ``limit`` says it is larger."""
     chunks: list[bytes] = []
     size = 0
-    try:
-        while size <= limit:
-            chunk = stream.read(min(_CHUNK, limit + 1 - size))
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-            size += len(chunk)
-    except DAMAGED as exc:
-        raise DataError(f"{where}: damaged data: {exc!r}") from exc
-    raise DataError(f"{where}: larger than the {limit} bytes allowed")
+    while size <= limit:
+        chunk = stream.read(min(_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

@@ -385,7 +385,13 @@ class _Archive:
             raise DataError(f"{path}: {_HEADER} declares {info.file_size} bytes, more than the "
                             f"{_MAX_HEADER_BYTES} allowed")
         with self._entry(info) as stream:
-            text = read_limited(f"{path}: {_HEADER}", stream, info.file_size)
+            try:
+                text = read_limited(stream, info.file_size)
+            except DAMAGED as exc:
+                raise DataError(f"{path}: {_HEADER} cannot be read: {exc!r}") from exc
+        if len(text) != info.file_size:
+            raise DataError(f"{path}: {_HEADER} holds other than the {info.file_size} bytes "
+                            f"it declares")
         try:
             header = json.loads(text)
             if header["format"] != _FORMAT or header["version"] != _VERSION:
@@ -441,7 +447,13 @@ class _Archive:
             except MemoryError:
                 raise DataError(f"{where}: no memory for the {_nbytes(node)} bytes of "
                                 f"{_node_text(node)}") from None
-            read_into(where, stream, out)
+            try:
+                got = read_into(stream, out)
+            except DAMAGED as exc:
+                raise DataError(f"{where} cannot be read: {exc!r}") from exc
+        if got != out.nbytes:
+            raise DataError(f"{where} holds other than the {out.nbytes} bytes of "
+                            f"{_node_text(node)}")
         return out.T if fortran else out
 
     def verify(self, nodes: list[Node], arrays: list[np.ndarray]) -> None:

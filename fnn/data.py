@@ -6,7 +6,6 @@ import gzip
 import math
 import os
 import sys
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from fnn import random
+from fnn.bounded import DAMAGED, check_inflatable, read_into
 from fnn.core import freeze
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
 from fnn.validators import check_labels, integer
@@ -89,50 +89,71 @@ _IDX_DTYPES: dict[int, np.dtype] = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it starts with the gzip magic bytes."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
-
-
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file, gzip-compressed or raw (told apart by content, not by name).
 
     Checks the magic number, the type code, the dimensions and that the body
     holds exactly the bytes they call for; anything else raises ``DataError``
-    naming the file. Returns the array in native byte order.
+    naming the file. The dimensions are checked against the file's size (for a
+    gzip file, against the most its deflated bytes can hold) before the array is
+    allocated, and the body is decompressed into it in chunks, stopping a byte
+    past the declared size: reading never takes much more memory than the array
+    returned. Returns the array in native byte order.
     """
     path = Path(path)
-    content = _read_bytes(path)
-    if len(content) < 4 or content[0] != 0 or content[1] != 0:
+    try:
+        with open(path, "rb") as f:
+            return _read_idx_file(path, f)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+
+
+def _read_idx_file(path: Path, f: Any) -> np.ndarray:
+    size = os.fstat(f.fileno()).st_size
+    gzipped = f.read(2) == _GZIP_MAGIC
+    f.seek(0)
+    stream = gzip.GzipFile(fileobj=f, mode="rb") if gzipped else f
+    try:
+        return _read_idx_stream(path, stream, size, gzipped)
+    except DAMAGED as exc:
+        if isinstance(exc, DataError) or not gzipped:
+            raise
+        raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
+
+
+def _read_idx_stream(path: Path, stream: Any, size: int, gzipped: bool) -> np.ndarray:
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
         raise DataError(f"{path}: not an IDX file (expected magic bytes 00 00, "
-                        f"got {content[:2].hex(' ') or 'an empty file'})")
-    code, ndim = content[2], content[3]
+                        f"got {magic[:2].hex(' ') or 'an empty file'})")
+    code, ndim = magic[2], magic[3]
     if code not in _IDX_DTYPES:
         raise DataError(f"{path}: unknown IDX type code {code:#04x} "
                         f"(expected one of {', '.join(f'{c:#04x}' for c in _IDX_DTYPES)})")
     header = 4 + 4 * ndim
-    if len(content) < header:
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataError(f"{path}: truncated header: {ndim} dimensions need {header} bytes, "
-                        f"the file has {len(content)}")
-    shape = tuple(int(d) for d in np.frombuffer(content, ">u4", ndim, offset=4))
+                        f"the file has {4 + len(dims)}")
+    shape = tuple(int(d) for d in np.frombuffer(dims, ">u4"))
     dtype = _IDX_DTYPES[code]
     if math.prod(d for d in shape if d) * dtype.itemsize > sys.maxsize:
         raise DataError(f"{path}: dimensions {shape} are larger than any array can be")
     expected = math.prod(shape) * dtype.itemsize
-    actual = len(content) - header
-    if actual != expected:
-        raise DataError(f"{path}: {'truncated' if actual < expected else 'oversized'} body: "
-                        f"shape {shape} of {dtype.name} needs {expected} bytes, got {actual}")
-    return np.frombuffer(content, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    needs = f"shape {shape} of {dtype.name} needs {expected} bytes"
+    if gzipped:
+        check_inflatable(str(path), header + expected, size)
+    elif size - header != expected:
+        raise DataError(f"{path}: {'truncated' if size - header < expected else 'oversized'} "
+                        f"body: {needs}, got {size - header}")
+    out = np.empty(shape, dtype)
+    got = read_into(stream, out)
+    if got != expected:
+        raise DataError(f"{path}: {'truncated' if got < expected else 'oversized'} body: "
+                        f"{needs}, got {got if got < expected else 'more'}")
+    # in place, so a multi-byte type costs no second array
+    return out.byteswap(inplace=True).view(dtype.newbyteorder("=")) \
+        if dtype.byteorder == ">" else out
 
 
 @attrs.frozen

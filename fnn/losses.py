@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fnn.core import Loss, check_float
 from fnn.errors import DataError, DTypeError, ShapeError
-from fnn.numerics import logistic
+from fnn.numerics import logistic_from_tail, logistic_tail
 from fnn.validators import check_labels, fraction, positive
 
 __all__ = ["sse", "mse", "l1", "huber", "softmax_cross_entropy", "sigmoid_binary_cross_entropy"]
@@ -129,7 +131,8 @@ def softmax_cross_entropy(*, label_smoothing: float = 0.0) -> Loss:
     """Mean over the batch of −Σ t·log softmax(y), on logits y of shape (batch, classes).
 
     Targets are integer labels (batch,) or one-hot (or soft) rows (batch, classes).
-    Computed with log-sum-exp, so exact for logits of any size.
+    Computed with log-sum-exp, so finite for finite logits of any size: where
+    y − max(y) overflows float32 (logits near ±3e38) the value is taken in float64.
     dE/dy = (softmax(y)·Σt − t) / batch, which is (softmax(y) − t) / batch for one-hot rows.
     ``label_smoothing=ε`` trains against (1 − ε)·t + ε/K for K classes, as PyTorch's
     ``CrossEntropyLoss(label_smoothing=ε)`` (labels count as one-hot rows).
@@ -139,20 +142,12 @@ def softmax_cross_entropy(*, label_smoothing: float = 0.0) -> Loss:
 
     def forward(y, t):
         t = _targets(name, y, t)
-        n, classes = y.shape
-        z = y - y.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1, keepdims=True)
-        log_s = np.log(s)
-        if t.dtype.kind == "f":
-            if eps:
-                t = t * (1 - eps) + eps / classes
-            # −Σ t·(z − log s) = Σ t·log s − Σ t·z
-            value = float(np.vdot(t.sum(axis=1), log_s[:, 0]) - np.vdot(t, z)) / n
-        else:
-            # −Σ_i Σ_k t'_ik (z_ik − log s_i) with t' = (1 − ε)·one-hot + ε/K, each row summing to 1
-            label_z = z[np.arange(n), t].sum()
-            value = float(log_s.sum() - (1 - eps) * label_z - eps / classes * z.sum()) / n
+        if eps and t.dtype.kind == "f":
+            t = t * (1 - eps) + eps / y.shape[1]
+        z, e, s = _shifted_exp(y)
+        value = _cross_entropy(z, s, t, eps)
+        if not math.isfinite(value) and y.dtype != np.float64:
+            value = _cross_entropy(*_shifted_exp(y.astype(np.float64))[::2], t, eps)
         e /= s
         return value, (e, t)
 
@@ -171,25 +166,46 @@ def softmax_cross_entropy(*, label_smoothing: float = 0.0) -> Loss:
     return Loss(name, forward, backward)
 
 
+def _shifted_exp(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z, e^z, Σ e^z over each row as a column) for z = y − the row's maximum."""
+    z = y - y.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return z, e, e.sum(axis=1, keepdims=True)
+
+
+def _cross_entropy(z: np.ndarray, s: np.ndarray, t: np.ndarray, eps: float) -> float:
+    """Mean over the batch of −Σ t·(z − log s), for rows t, or for integer labels smoothed
+    to t = (1 − ε)·one-hot + ε/K (each row summing to 1)."""
+    (n, classes), log_s = z.shape, np.log(s)
+    if t.dtype.kind == "f":
+        # −Σ t·(z − log s) = Σ t·log s − Σ t·z
+        return float(np.vdot(t.sum(axis=1), log_s[:, 0]) - np.vdot(t, z)) / n
+    smoothing = eps / classes * z.sum() if eps else 0.0
+    return float(log_s.sum() - (1 - eps) * z[np.arange(n), t].sum() - smoothing) / n
+
+
 def sigmoid_binary_cross_entropy() -> Loss:
     """Mean over every element of −[t·log σ(y) + (1 − t)·log(1 − σ(y))], on logits y.
 
-    Computed as max(y, 0) − y·t + log(1 + e^−|y|), exact for logits of any size.
-    dE/dy = (σ(y) − t) / y.size.
+    Computed as max(y, 0) − y·t + log(1 + e^−|y|), and dE/dy = (σ(y) − t) / y.size as
+    ((1 − t)·σ(y) − t·σ(−y)) / y.size, each σ from e^−|y|: value and gradient are
+    within a few ulps for logits of any size (σ(y) − t would cancel where t = 1).
     """
     name = "sigmoid_binary_cross_entropy"
 
     def forward(y, t):
         t = _check_pair(name, y, t)
+        e = logistic_tail(y)
         elementwise = np.maximum(y, 0)
         elementwise -= y * t
-        elementwise += np.log1p(np.exp(-np.abs(y)))
-        return float(elementwise.mean()), (y, t)
+        elementwise += np.log1p(e)
+        return float(elementwise.mean()), (y, t, e)
 
     def backward(cache):
-        y, t = cache
-        dy = logistic(y)
-        dy -= t
+        y, t, e = cache
+        dy = 1 - t
+        dy *= logistic_from_tail(y, e)
+        dy -= t * logistic_from_tail(-y, e)
         dy /= y.size
         return dy
 

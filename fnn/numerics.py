@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["erf", "logistic"]
+__all__ = ["erf", "logistic", "logistic_tail", "logistic_from_tail"]
+
+
+def logistic_tail(x: np.ndarray) -> np.ndarray:
+    """e^−|x| as a new array: in (0, 1], so nothing built from it overflows.
+
+    With e = e^−|x| and r = 1/(1 + e): σ(|x|) = r, σ(−|x|) = e·r and σ'(x) = e·r²,
+    each within a few ulps over the whole range (no 1 − σ, which loses the tail).
+    """
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    return e
+
+
+def logistic_from_tail(x: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """σ(x) as a new array from ``e = logistic_tail(x)``: 1/(1 + e) where x ≥ 0, e/(1 + e) elsewhere."""
+    y = e + 1
+    np.divide(1, y, out=y)
+    np.multiply(y, e, out=y, where=x < 0)
+    return y
 
 
 def logistic(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^−x) as a new array, computed as (1 + tanh(x/2)) / 2 so it never overflows."""
-    y = x * 0.5
-    np.tanh(y, out=y)
-    y *= 0.5
-    y += 0.5
-    return y
+    """σ(x) = 1 / (1 + e^−x) as a new array, within a few ulps for x of any size (never overflows)."""
+    return logistic_from_tail(x, logistic_tail(x))
 
 
 # W. J. Cody's rational approximations (Math. Comp. 23, 1969; his CALERF routine), in

@@ -125,7 +125,8 @@ def check_finite_state(step: int, params: Any, state: Any, opt_state: Any) -> No
     parts = (("params", params), ("state", state), ("opt_state", opt_state))
     # As for the gradients: one BLAS pass per leaf, the exact test only when the sum of
     # squares is not finite (a leaf holds NaN or inf, or its squares overflow).
-    if np.isfinite(sum([np.vdot(a, a) for _, part in parts for a in _float_leaves(part)])):
+    if np.isfinite(sum([np.vdot(a, a) for a in tree.leaves((params, state, opt_state))
+                        if _is_float(a)])):
         return
     for name, part in parts:
         for path, leaf in tree.leaves_with_paths(part):
@@ -136,12 +137,9 @@ def check_finite_state(step: int, params: Any, state: Any, opt_state: Any) -> No
                                      f"learning rate, or inputs of a smaller scale)")
 
 
-def _float_leaves(t: Any) -> list:
-    return [leaf for leaf in tree.leaves(t) if _is_float(leaf)]
-
-
 def _is_float(leaf: Any) -> bool:
-    return np.result_type(leaf).kind in "fc"
+    dtype = getattr(leaf, "dtype", None)
+    return dtype.kind in "fc" if dtype is not None else isinstance(leaf, (float, complex))
 
 
 @attrs.frozen

@@ -1,10 +1,11 @@
-"""fnn.checkpoint against hostile files: values placed by path, every declared size checked
-before anything is allocated, only fnn's errors, and the stored digest verified.
+"""fnn.checkpoint and fnn.data.read_idx against hostile files: values placed by path, every
+declared size checked before anything is allocated, only fnn's errors, the digest verified.
 
 Each file is loaded in a fresh process under an address-space limit (RLIMIT_AS) a little
 above what it maps before loading, and the growth of its peak resident memory is measured.
 """
 
+import gzip
 import io
 import json
 import struct
@@ -82,8 +83,9 @@ def declare_size(path, name, size):
 
 
 def hostile_files(d):
-    """name -> (file, the Python source of `like`, or None to call read)."""
-    small = "{'a': np.zeros(3, np.float32)}"
+    """name -> (file, the call that reads it, as Python source)."""
+    small = "checkpoint.load(path, like={'a': np.zeros(3, np.float32)})"
+    read = "checkpoint.read(path)"
     files = {}
     # A leaf entry inflating to 256 MiB where tree.json says 3 floats.
     files["leaf bomb, tree.json small"] = (craft(d / "bomb1.npz", {
@@ -97,10 +99,10 @@ def hostile_files(d):
         deflated={"leaf_0.npy"})
     files["leaf bomb, declared, like small"] = (honest, small)
     # ...and read, without like, would need more memory than the process may have.
-    files["leaf bomb, declared, read"] = (honest, None)
+    files["leaf bomb, declared, read"] = (honest, read)
     files["tree.json bomb"] = (craft(d / "bomb3.npz", {
         "tree.json": lambda out: (zeros(0)(out), out.write(b" " * BOMB),
-                                  out.write(header([ROOT])))}, deflated={"tree.json"}), "{}")
+                                  out.write(header([ROOT])))}, deflated={"tree.json"}), read)
     lying = craft(d / "lying.npz", {"tree.json": header([ROOT, leaf("['a']", (3,))]),
                                     "leaf_0.npy": npy_header((3,)) + bytes(12)},
                   deflated={"leaf_0.npy"})
@@ -111,15 +113,38 @@ def hostile_files(d):
         "leaf_0.npy": npy_header((1 << 40, 2)) + bytes(12)}), small)
     files["8 TiB shape in tree.json and the .npy header"] = (craft(d / "huge2.npz", {
         "tree.json": header([ROOT, leaf("['a']", (1 << 40, 2))]),
-        "leaf_0.npy": npy_header((1 << 40, 2)) + bytes(12)}), None)
+        "leaf_0.npy": npy_header((1 << 40, 2)) + bytes(12)}), read)
     files["tree.json nested 100,000 deep"] = (craft(d / "deep.npz", {
         "tree.json": b'{"format": "fnn.checkpoint", "version": 1, "nodes": '
-                     + b"[" * 100_000 + b"]" * 100_000 + b"}"}), None)
+                     + b"[" * 100_000 + b"]" * 100_000 + b"}"}), read)
     files["duplicate path"] = (craft(d / "twice.npz", {
         "tree.json": header([ROOT, leaf("['a']", (3,)), leaf("['a']", (3,))]),
         "leaf_0.npy": npy_header((3,)) + bytes(12), "leaf_1.npy": npy_header((3,)) + bytes(12)}),
         small)
+    idx = "data.read_idx(path)"
+    files["gzip IDX: 128 MiB body, header says 6 bytes"] = (
+        gzipped(d / "long.idx.gz", idx_header(0x08, (2, 3)), zeros(BOMB)), idx)
+    files["gzip IDX: header says 4 GiB, 1 KiB file"] = (
+        gzipped(d / "huge.idx.gz", idx_header(0x08, (1 << 16, 1 << 16)), zeros(1 << 10)), idx)
+    files["raw IDX: header says 8 TiB"] = (
+        written(d / "huge.idx", idx_header(0x0E, (1 << 20, 1 << 20))), idx)
     return files
+
+
+def idx_header(code, shape):
+    return bytes([0, 0, code, len(shape)]) + np.array(shape, ">u4").tobytes()
+
+
+def written(path, content):
+    path.write_bytes(content)
+    return path
+
+
+def gzipped(path, head, write_body):
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(head)
+        write_body(out)
+    return path
 
 
 EXPECTED = {
@@ -132,27 +157,29 @@ EXPECTED = {
     "8 TiB shape in tree.json and the .npy header": ("DataError", "declares 140 bytes"),
     "tree.json nested 100,000 deep": ("DataError", "malformed tree.json"),
     "duplicate path": ("DataError", "names the path ['a'] twice"),
+    "gzip IDX: 128 MiB body, header says 6 bytes": ("DataError", "oversized body: shape (2, 3) "
+                                                    "of uint8 needs 6 bytes, got more"),
+    "gzip IDX: header says 4 GiB, 1 KiB file": ("DataError", "deflated bytes can hold"),
+    "raw IDX: header says 8 TiB": ("DataError", "truncated body: shape (1048576, 1048576) of "
+                                   "float64 needs 8796093022208 bytes, got 0"),
 }
 
 PROBE = r"""
 import json, resource, sys
 import numpy as np
-from fnn import checkpoint
+from fnn import checkpoint, data
 
 def address_space():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
 
-path, like, headroom = json.loads(sys.argv[1])
+path, call, headroom = json.loads(sys.argv[1])
 limit = address_space() + headroom
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
-    if like is None:
-        checkpoint.read(path)
-    else:
-        checkpoint.load(path, like=eval(like))
-    outcome = ["loaded", ""]
+    eval(call)
+    outcome = ["returned", ""]
 except BaseException as exc:
     outcome = [type(exc).__name__, str(exc)]
 peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
@@ -160,10 +187,10 @@ print(json.dumps(outcome + [peak]))
 """
 
 
-def probe(path, like):
-    """(exception class name or "loaded", message, growth of the peak resident memory) of
-    loading ``path`` in a fresh process that may map only HEADROOM bytes more."""
-    run = subprocess.run([sys.executable, "-c", PROBE, json.dumps([str(path), like, HEADROOM])],
+def probe(path, call):
+    """(exception class name or "returned", message, growth of the peak resident memory)
+    of ``call`` on ``path`` in a fresh process that may map only HEADROOM bytes more."""
+    run = subprocess.run([sys.executable, "-c", PROBE, json.dumps([str(path), call, HEADROOM])],
                          capture_output=True, text=True, timeout=300,
                          env={"OPENBLAS_NUM_THREADS": "1", "PATH": ""})
     assert run.returncode == 0, run.stderr

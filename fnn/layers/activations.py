@@ -14,7 +14,7 @@ import numpy as np
 
 from fnn.core import Layer, call_text, check_float
 from fnn.errors import ConfigError
-from fnn.numerics import erf, logistic
+from fnn.numerics import erf, logistic_from_tail, logistic_tail
 from fnn.validators import non_negative, unit_interval
 
 __all__ = ["elementwise", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity",
@@ -168,19 +168,22 @@ def gelu(approximate: str = "none") -> Layer:
 
 
 def _sigmoid_forward(x):
-    y = logistic(x)
-    return y, y
+    e = logistic_tail(x)
+    return logistic_from_tail(x, e), e
 
 
-def _sigmoid_backward(y, dy):
-    dx = 1 - y
-    dx *= y
+def _sigmoid_backward(e, dy):
+    # y·(1 − y) = e/(1 + e)² with e = e^−|x|: 1 − y would lose the tail where y ≈ 1
+    r = e + 1
+    dx = e / r
+    dx /= r
     dx *= dy
     return dx
 
 
 def sigmoid() -> Layer:
-    """y = 1 / (1 + e^−x); dx = dy · y · (1 − y)."""
+    """y = 1 / (1 + e^−x); dx = dy · y · (1 − y), computed as dy · e/(1 + e)² with
+    e = e^−|x|, so both are within a few ulps for inputs of any size (the cache holds e)."""
     return elementwise("sigmoid()", _sigmoid_forward, _sigmoid_backward)
 
 
