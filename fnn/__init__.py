@@ -23,6 +23,7 @@ from fnn import (
     callbacks,
     checkpoint,
     data,
+    detection,
     gradcheck,
     initializers,
     layers,
@@ -70,7 +71,7 @@ __all__ = [
     "value_and_grad", "make_train_step", "predict", "fit", "evaluate", "early_stopping",
     "TrainStep", "EvalMetrics", "History", "restore_best", "checkpoint_every", "resume",
     "tree", "random", "layers", "losses", "optim", "data", "metrics", "callbacks", "gradcheck",
-    "initializers", "plot", "allocator", "keep_freed_memory", "checkpoint",
+    "initializers", "detection", "plot", "allocator", "keep_freed_memory", "checkpoint",
     "FnnError", "ShapeError", "DTypeError", "TreeError", "DataError", "NonFiniteError",
     "MissingKeyError", "ConfigError",
 ]

@@ -19,9 +19,10 @@ from fnn.bounded import DAMAGED, check_inflatable, read_into
 from fnn.core import freeze
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
 from fnn.validators import check_labels, integer
+from fnn.scenes import Scenes, digit_scenes  # noqa: F401 - fnn.data's public names
 
 __all__ = ["check_pairs", "batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
-           "load_digits"]
+           "load_digits", "Scenes", "digit_scenes"]
 
 
 def check_pairs(where: str, x: Any, t: Any) -> int:
