@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 import fnn
-from fnn import detection, random
-
 from benchmarks.harness import Workload, measure
+from fnn import detection, random
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "detect_digits.py"
 
@@ -38,7 +37,7 @@ def products(layer_list, params, in_shape, batch, dtype):
     """Zero-argument calls doing each matrix product of one train step, on fresh buffers."""
     rng = np.random.default_rng(0)
     calls, shape, first = [], in_shape, True
-    for layer, p in zip(layer_list, params):
+    for layer, p in zip(layer_list, params, strict=True):
         _, _, out_shape = layer.init(random.key(0), shape, dtype)
         if layer.name.startswith("conv2d"):
             f, c, kh, kw = p.w.shape

@@ -72,7 +72,7 @@ def evaluate(model, ts, scenes, targets, batch_size=200):
     """The test loss's parts, the detections, VOC mAP@0.5 and COCO mAP on ``scenes``."""
     outputs = fnn.predict(model, ts, scenes.images, batch_size=batch_size)
     found = detection.decode(GRID, outputs)
-    truths = list(zip(scenes.boxes, scenes.classes))
+    truths = list(zip(scenes.boxes, scenes.classes, strict=True))
     return (detection.loss_parts(GRID, outputs, targets), found,
             detection.mean_average_precision(found, truths), detection.coco_map(found, truths))
 
@@ -86,12 +86,11 @@ def plot(path, scenes, found, count=8):
     except ImportError:
         raise SystemExit("--plot needs matplotlib: pip install -e '.[examples]'") from None
     fig, axes = plt.subplots(1, count, figsize=(2 * count, 2.2))
-    for ax, image, boxes, classes, det in zip(axes, scenes.images, scenes.boxes, scenes.classes,
-                                               found):
+    for ax, image, boxes, det in zip(axes, scenes.images, scenes.boxes, found, strict=False):
         ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
-        for (x0, y0, x1, y1), c in zip(boxes, classes):
+        for x0, y0, x1, y1 in boxes:
             ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime", lw=1))
-        for (x0, y0, x1, y1), c, s in zip(det.boxes, det.classes, det.scores):
+        for (x0, y0, x1, y1), c, s in zip(det.boxes, det.classes, det.scores, strict=True):
             if s < 0.3:
                 continue
             ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="red", lw=1))

@@ -18,8 +18,8 @@ from fnn import random
 from fnn.bounded import DAMAGED, check_inflatable, read_into
 from fnn.core import freeze
 from fnn.errors import ConfigError, DataError, DTypeError, ShapeError
+from fnn.scenes import Scenes, digit_scenes
 from fnn.validators import check_labels, integer
-from fnn.scenes import Scenes, digit_scenes  # noqa: F401 - fnn.data's public names
 
 __all__ = ["check_pairs", "batches", "split", "one_hot", "read_idx", "load_mnist", "Mnist", "scale_pixels",
            "load_digits", "Scenes", "digit_scenes"]

@@ -23,8 +23,9 @@ class Scenes:
     xyxy pixel edges and int64 ``classes`` (k,)."""
 
     images: np.ndarray = array_field()
-    boxes: tuple[np.ndarray, ...] = attrs.field(converter=freeze)
-    classes: tuple[np.ndarray, ...] = attrs.field(converter=freeze)
+    # mypy's attrs plugin takes the call array_field() for a default
+    boxes: tuple[np.ndarray, ...] = attrs.field(converter=freeze)  # type: ignore[misc]
+    classes: tuple[np.ndarray, ...] = attrs.field(converter=freeze)  # type: ignore[misc]
 
 
 def resize_bilinear(images: np.ndarray, side: int) -> np.ndarray:
@@ -98,7 +99,7 @@ def digit_scenes(images: np.ndarray, labels: np.ndarray, n: int, key: random.Key
     for s in np.unique(side[active]):
         index = np.flatnonzero(active & (side == s))
         patch = resize_bilinear(pixels[pick.flat[index]], int(s))
-        ink = patch > _INK
+        ink = np.greater(patch, _INK)
         rows, cols = ink.any(axis=2), ink.any(axis=1)
         local.reshape(-1, 4)[index] = np.stack(
             [cols.argmax(1), rows.argmax(1), s - cols[:, ::-1].argmax(1),
@@ -112,8 +113,9 @@ def digit_scenes(images: np.ndarray, labels: np.ndarray, n: int, key: random.Key
     for j in range(max_digits):
         candidates = (place[:, j] @ np.array([[1, 0, 1, 0], [0, 1, 0, 1]])
                       + local[:, j, None, :]).astype(np.float64)        # (n, tries, 4)
-        overlap = broadcast_iou(candidates[:, :, None, :], boxes[:, None, :j, :]) > max_overlap
-        fits = ~(overlap & placed[:, None, :j]).any(axis=2)             # (n, tries)
+        overlap = np.greater(broadcast_iou(candidates[:, :, None, :], boxes[:, None, :j, :]),
+                             max_overlap)
+        fits = np.logical_not((overlap & placed[:, None, :j]).any(axis=2))   # (n, tries)
         first = fits.argmax(axis=1)
         placed[:, j] = active[:, j] & inked[:, j] & fits.any(axis=1)
         corner[:, j] = place[np.arange(n), j, first]
@@ -121,10 +123,10 @@ def digit_scenes(images: np.ndarray, labels: np.ndarray, n: int, key: random.Key
 
     canvas = np.zeros((n, size, size), np.float32)
     for s, (index, patch) in patches.items():
-        scene, j = np.divmod(index, max_digits)
+        scene, slot = np.divmod(index, max_digits)
         ramp = np.arange(s)
         for level in range(max_digits):   # one digit per scene at a time: no index repeats
-            mine = np.flatnonzero((j == level) & placed[scene, j])
+            mine = np.flatnonzero((slot == level) & placed[scene, slot])
             if not mine.size:
                 continue
             y = corner[scene[mine], level, 1, None, None] + ramp[None, :, None]

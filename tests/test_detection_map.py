@@ -148,17 +148,18 @@ def test_coco_map_agrees_with_pycocotools(seed):
     rng = np.random.default_rng(seed)
     found, truths = random_case(rng)
     classes = 4
-    xywh = lambda b: [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
+    def xywh(b):
+        return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
     annotations = [{"id": len_ + 1, "image_id": i, "category_id": int(c), "bbox": xywh(b),
                     "area": float((b[2] - b[0]) * (b[3] - b[1])), "iscrowd": 0}
                    for len_, (i, b, c) in enumerate(
-                       (i, b, c) for i, (bs, cs) in enumerate(truths) for b, c in zip(bs, cs))]
+                       (i, b, c) for i, (bs, cs) in enumerate(truths) for b, c in zip(bs, cs, strict=True))]
     gt = COCO()
     gt.dataset = {"images": [{"id": i} for i in range(len(truths))], "annotations": annotations,
                   "categories": [{"id": c} for c in range(classes)]}
     gt.createIndex()
     results = [{"image_id": i, "category_id": int(c), "bbox": xywh(b), "score": float(s)}
-               for i, d in enumerate(found) for b, c, s in zip(d.boxes, d.classes, d.scores)]
+               for i, d in enumerate(found) for b, c, s in zip(d.boxes, d.classes, d.scores, strict=True)]
     evaluation = COCOeval(gt, gt.loadRes(results), "bbox")
     evaluation.evaluate()
     evaluation.accumulate()
@@ -180,11 +181,11 @@ def test_voc_map_of_random_cases_against_a_plain_devkit_loop():
     ours = detection.mean_average_precision(found, truths)
     for k in range(4):
         records = sorted(((float(s), i, j) for i, d in enumerate(found)
-                          for j, (s, c) in enumerate(zip(d.scores, d.classes)) if c == k),
+                          for j, (s, c) in enumerate(zip(d.scores, d.classes, strict=True)) if c == k),
                          key=lambda r: -r[0])
         used, tp = set(), []
         for _, i, j in records:
-            gts = [(g, n) for n, (g, c) in enumerate(zip(*truths[i])) if c == k]
+            gts = [(g, n) for n, (g, c) in enumerate(zip(*truths[i], strict=True)) if c == k]
             ious = [detection.box_iou(found[i].boxes[j:j + 1], g[None])[0, 0] for g, _ in gts]
             best = int(np.argmax(ious)) if ious else -1
             hit = best >= 0 and ious[best] >= 0.5 and (i, gts[best][1]) not in used

@@ -23,7 +23,8 @@ def test_same_key_same_bytes_different_keys_differ(digits):
     b = fnn.data.digit_scenes(*digits, 20, random.key(3))
     c = fnn.data.digit_scenes(*digits, 20, random.key(4))
     assert a.images.tobytes() == b.images.tobytes()
-    assert all(x.tobytes() == y.tobytes() for x, y in zip(a.boxes + a.classes, b.boxes + b.classes))
+    pairs = zip(a.boxes + a.classes, b.boxes + b.classes, strict=True)
+    assert all(x.tobytes() == y.tobytes() for x, y in pairs)
     assert a.images.tobytes() != c.images.tobytes()
 
 
@@ -32,10 +33,10 @@ def test_scene_properties(digits):
     scenes = fnn.data.digit_scenes(images, labels, 200, random.key(0), max_overlap=0.1)
     assert scenes.images.shape == (200, 1, 96, 96) and scenes.images.dtype == np.float32
     assert not scenes.images.flags.writeable and not scenes.boxes[0].flags.writeable
-    assert 0.0 <= scenes.images.min() and scenes.images.max() <= 1.0
+    assert scenes.images.min() >= 0.0 and scenes.images.max() <= 1.0
     counts = [len(b) for b in scenes.boxes]
-    assert 1 <= min(counts) and max(counts) == 4 and len(set(counts)) == 4
-    for image, boxes, classes in zip(scenes.images[:, 0], scenes.boxes, scenes.classes):
+    assert min(counts) >= 1 and max(counts) == 4 and len(set(counts)) == 4
+    for image, boxes, classes in zip(scenes.images[:, 0], scenes.boxes, scenes.classes, strict=True):
         assert boxes.dtype == np.float32 and classes.dtype == np.int64
         assert set(classes) <= set(labels)
         assert (boxes[:, :2] >= 0).all() and (boxes[:, 2:] <= 96).all()
@@ -56,7 +57,7 @@ def test_scene_properties(digits):
 
 def test_one_digit_box_is_the_tight_box_of_the_ink(digits):
     scenes = fnn.data.digit_scenes(*digits, 30, random.key(1), max_digits=1)
-    for image, boxes in zip(scenes.images[:, 0], scenes.boxes):
+    for image, boxes in zip(scenes.images[:, 0], scenes.boxes, strict=True):
         rows, cols = np.nonzero(image > 0.2)
         np.testing.assert_array_equal(boxes, [[cols.min(), rows.min(), cols.max() + 1,
                                                rows.max() + 1]])

@@ -85,12 +85,12 @@ def test_encode_perfect_prediction_decode_gives_back_the_truth():
     y = perfect_outputs(GRID, targets)
     assert detection.yolo_v1_loss(GRID).forward(y, targets)[0] == 0.0
     found = detection.decode(GRID, y.reshape(len(y), -1))
-    for det, b, c in zip(found, boxes, classes):
+    for det, b, c in zip(found, boxes, classes, strict=True):
         order = np.argsort(det.boxes[:, 0])
         np.testing.assert_allclose(det.boxes[order], b[np.argsort(b[:, 0])], rtol=0, atol=1e-12)
         np.testing.assert_array_equal(det.classes[order], c[np.argsort(b[:, 0])])
         np.testing.assert_array_equal(det.scores, np.ones(len(b)))
-    truths = list(zip(boxes, classes))
+    truths = list(zip(boxes, classes, strict=True))
     assert detection.mean_average_precision(found, truths).mean == 1.0
     assert detection.coco_map(found, truths).map == pytest.approx(1.0, abs=1e-12)
 
@@ -131,7 +131,7 @@ def test_loss_case_covers_every_assignment(rng):
     y, t = loss_case(rng)
     a = detection.assign(SMALL, y, t)
     responsible = {(i, r, c): int(np.flatnonzero(a.responsible[i, r, c])[0])
-                   for i, r, c in zip(*np.nonzero(a.responsible.any(axis=-1)))}
+                   for i, r, c in zip(*np.nonzero(a.responsible.any(axis=-1)), strict=True)}
     assert responsible == {(0, 0, 0): 0, (0, 0, 2): 1, (0, 2, 2): 0, (1, 1, 1): 1, (1, 0, 1): 0}
     assert a.confidence_target[0, 2, 2, 0] == 0.0                 # the IoU-0 tie
     assert (a.confidence_target[a.responsible] > 0.5).sum() == 4

@@ -43,16 +43,20 @@ class CocoResult:
 
 @attrs.frozen
 class _Flat:
-    """Every box of a set of images in one array: image index, box, class (and score)."""
+    """Every box of a set of images in one array: image index, box, class and score (0 for
+    ground truth)."""
 
     image: np.ndarray
     boxes: np.ndarray
     classes: np.ndarray
-    scores: np.ndarray | None = None
+    scores: np.ndarray
 
 
 def _flatten(where: str, items: Sequence[tuple[Any, ...]], scored: bool) -> _Flat:
-    boxes, classes, scores, image = [], [], [], []
+    boxes: list[np.ndarray] = []
+    classes: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    image: list[np.ndarray] = []
     for i, item in enumerate(items):
         b = check_boxes(f"{where}: image {i}", item[0]).astype(np.float64)
         c = np.asarray(item[1])
@@ -67,11 +71,13 @@ def _flatten(where: str, items: Sequence[tuple[Any, ...]], scored: bool) -> _Fla
         boxes.append(b)
         classes.append(c.astype(np.int64))
         image.append(np.full(len(b), i))
-        if scored:
-            scores.append(np.asarray(item[2], np.float64))
-    concat = lambda arrays, shape: np.concatenate(arrays) if arrays else np.zeros(shape)
-    return _Flat(concat(image, 0).astype(np.int64), concat(boxes, (0, 4)),
-                 concat(classes, 0).astype(np.int64), concat(scores, 0) if scored else None)
+        scores.append(np.asarray(item[2], np.float64) if scored else np.zeros(len(b)))
+
+    def concat(arrays: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+        return np.concatenate(arrays) if arrays else np.zeros(shape)
+
+    return _Flat(concat(image, (0,)).astype(np.int64), concat(boxes, (0, 4)),
+                 concat(classes, (0,)).astype(np.int64), concat(scores, (0,)))
 
 
 def _inputs(where: str, detections: Sequence[Any], truths: Sequence[tuple[np.ndarray, np.ndarray]]

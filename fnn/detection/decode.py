@@ -44,7 +44,7 @@ def decode(grid: YoloGrid, y: np.ndarray, *, score_threshold: float = 0.05,
     scores = (confidence[..., :, None] * class_scores[..., None, :]).reshape(len(y4), -1)
     boxes = boxes.reshape(len(y4), -1, 4)
     out = []
-    for image_boxes, image_scores in zip(boxes, scores):
+    for image_boxes, image_scores in zip(boxes, scores, strict=True):
         candidates = np.flatnonzero(image_scores > score_threshold)
         box_index, classes = np.divmod(candidates, c)
         kept_boxes, kept_scores = image_boxes[box_index], image_scores[candidates]

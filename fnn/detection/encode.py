@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn.core import readonly
 from fnn.detection.boxes import check_boxes
@@ -16,7 +17,7 @@ __all__ = ["encode", "encode_batch"]
 
 
 def encode(grid: YoloGrid, boxes: np.ndarray, classes: np.ndarray, *,
-           dtype: np.dtype = np.float32) -> tuple[np.ndarray, int]:
+           dtype: DTypeLike = np.float32) -> tuple[np.ndarray, int]:
     """The target of one image, (S, S, 5 + C), and how many objects lost their cell.
 
     An object belongs to the cell holding its box centre (a centre on the image's
@@ -57,13 +58,13 @@ def encode(grid: YoloGrid, boxes: np.ndarray, classes: np.ndarray, *,
 
 def encode_batch(grid: YoloGrid, boxes_list: Sequence[np.ndarray],
                  classes_list: Sequence[np.ndarray],
-                 *, dtype: np.dtype = np.float32) -> tuple[np.ndarray, int]:
+                 *, dtype: DTypeLike = np.float32) -> tuple[np.ndarray, int]:
     """``encode`` of every image stacked: targets (n, S, S, 5 + C) and the objects dropped
     in all."""
     if len(boxes_list) != len(classes_list):
         raise ShapeError(f"encode_batch: expected as many class arrays as box arrays, got "
                          f"{len(classes_list)} and {len(boxes_list)}")
-    encoded = [encode(grid, b, c, dtype=dtype) for b, c in zip(boxes_list, classes_list)]
+    encoded = [encode(grid, b, c, dtype=dtype) for b, c in zip(boxes_list, classes_list, strict=True)]
     targets = np.stack([t for t, _ in encoded]) if encoded \
         else np.zeros((0, *grid.target_shape), dtype)
     return readonly(targets), sum(d for _, d in encoded)
