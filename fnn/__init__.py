@@ -24,6 +24,7 @@ from fnn import (
     checkpoint,
     data,
     detection,
+    distributed,
     gradcheck,
     initializers,
     layers,
@@ -45,6 +46,7 @@ from fnn.errors import (
     FnnError,
     MissingKeyError,
     NonFiniteError,
+    RankError,
     ShapeError,
     TreeError,
 )
@@ -72,6 +74,7 @@ __all__ = [
     "TrainStep", "EvalMetrics", "History", "restore_best", "checkpoint_every", "resume",
     "tree", "random", "layers", "losses", "optim", "data", "metrics", "callbacks", "gradcheck",
     "initializers", "detection", "plot", "allocator", "keep_freed_memory", "checkpoint",
+    "distributed",
     "FnnError", "ShapeError", "DTypeError", "TreeError", "DataError", "NonFiniteError",
-    "MissingKeyError", "ConfigError",
+    "MissingKeyError", "ConfigError", "RankError",
 ]

@@ -21,7 +21,7 @@ import attrs
 import numpy as np
 
 from fnn import tree as tree_lib
-from fnn.errors import DTypeError, ShapeError, TreeError
+from fnn.errors import ConfigError, DTypeError, ShapeError, TreeError
 
 __all__ = ["Layer", "Loss", "readonly", "sealed", "freeze", "array_field", "param_grads", "check_float",
            "check_input", "check_params", "check_grads", "call_text"]
@@ -132,13 +132,24 @@ class Layer:
         return self.name
 
 
+def _check_reduction(instance: Any, attribute: Any, value: Any) -> None:
+    if value not in (None, "mean", "sum"):
+        raise ConfigError(f"Loss: reduction must be 'mean', 'sum' or None, got {value!r}")
+
+
 @attrs.frozen
 class Loss:
-    """A loss: ``forward(y, t) -> (value, cache)`` and ``backward(cache) -> dy``."""
+    """A loss: ``forward(y, t) -> (value, cache)`` and ``backward(cache) -> dy``.
+
+    ``reduction`` says how the value depends on the batch's n samples: ``"mean"``
+    when it is (1/n)·Σᵢ lᵢ (cross-entropy, mse), ``"sum"`` when it is Σᵢ lᵢ (sse),
+    None when unknown. A data-parallel step needs it to combine shards.
+    """
 
     name: str
     forward: Callable
     backward: Callable
+    reduction: str | None = attrs.field(default=None, validator=_check_reduction)
 
 
 def param_grads(layer: Layer, params: Any, cache: Any, dy: np.ndarray) -> Any:

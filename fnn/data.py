@@ -35,23 +35,45 @@ def check_pairs(where: str, x: Any, t: Any) -> int:
 
 
 def batches(x: np.ndarray, t: np.ndarray, batch_size: int, *, key: random.Key | None = None,
-            drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            drop_last: bool = False, shard: tuple[int, int] | None = None
+            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(x_batch, t_batch)`` pairs covering every sample once.
 
     With ``key``, the order is ``random.permutation(key, len(x))``: it depends on
     the key alone. Without, batches are slices in order (views, no copies).
     The last, smaller batch is kept unless ``drop_last``.
+    With ``shard=(rank, size)``, each batch is cut into ``size`` consecutive parts
+    as ``np.array_split`` does (the first ``b % size`` one sample larger) and part
+    ``rank`` is yielded: the processes of a data-parallel run, each with the same
+    data and key, together cover each batch in order. A part may be empty.
     """
     batch_size = integer("batches", "batch_size", batch_size)
     n = check_pairs("batches", x, t)
+    rank, size = _shard("batches", shard)
     stop = n - n % batch_size if drop_last else n
     order = random.permutation(key, n) if key is not None else None
     for start in range(0, stop, batch_size):
+        b = min(batch_size, n - start)
+        lo = start + rank * (b // size) + min(rank, b % size)
+        hi = lo + b // size + (rank < b % size)
         if order is None:
-            yield x[start:start + batch_size], t[start:start + batch_size]
+            yield x[lo:hi], t[lo:hi]
         else:
-            index = order[start:start + batch_size]
+            index = order[lo:hi]
             yield x[index], t[index]
+
+
+def _shard(where: str, shard: Any) -> tuple[int, int]:
+    """``(rank, size)`` checked; ``(0, 1)`` for None."""
+    if shard is None:
+        return 0, 1
+    if not isinstance(shard, tuple) or len(shard) != 2:
+        raise ConfigError(f"{where}: shard must be a pair (rank, size), got {shard!r}")
+    size = integer(where, "shard size", shard[1])
+    rank = integer(where, "shard rank", shard[0], 0)
+    if rank >= size:
+        raise ConfigError(f"{where}: shard rank must be below the size {size}, got {rank}")
+    return rank, size
 
 
 def split(x: np.ndarray, t: np.ndarray, *, val_fraction: float, key: random.Key

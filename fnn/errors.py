@@ -38,3 +38,8 @@ class ConfigError(FnnError, ValueError, TypeError):
     """A setting or argument that cannot work: a non-positive batch size or learning
     rate, a rate outside its range, an object of the wrong kind (a factory where a
     layer belongs). Both a ValueError and a TypeError, as either may be expected."""
+
+
+class RankError(FnnError, RuntimeError):
+    """The processes of a data-parallel run disagree (different models, data or
+    parameters), or another process failed with an error that is not an FnnError."""

@@ -48,7 +48,7 @@ def sse() -> Loss:
         return 0.5 * float(np.vdot(diff, diff)), diff
 
     # A copy: the cache stays what forward computed even if a caller scales dy in place.
-    return Loss("sse", forward, lambda diff: diff.copy())
+    return Loss("sse", forward, lambda diff: diff.copy(), reduction="sum")
 
 
 def mse() -> Loss:
@@ -62,7 +62,7 @@ def mse() -> Loss:
     def backward(diff):
         return diff * (2.0 / diff.size)
 
-    return Loss("mse", forward, backward)
+    return Loss("mse", forward, backward, reduction="mean")
 
 
 def l1() -> Loss:
@@ -77,7 +77,7 @@ def l1() -> Loss:
     def backward(diff):
         return np.sign(diff) / diff.size
 
-    return Loss("l1", forward, backward)
+    return Loss("l1", forward, backward, reduction="mean")
 
 
 def huber(delta: float = 1.0) -> Loss:
@@ -96,7 +96,7 @@ def huber(delta: float = 1.0) -> Loss:
     def backward(diff):
         return np.clip(diff, -delta, delta) / diff.size
 
-    return Loss("huber", forward, backward)
+    return Loss("huber", forward, backward, reduction="mean")
 
 
 def _targets(name: str, logits: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -163,7 +163,7 @@ def softmax_cross_entropy(*, label_smoothing: float = 0.0) -> Loss:
         dy /= n
         return dy
 
-    return Loss(name, forward, backward)
+    return Loss(name, forward, backward, reduction="mean")
 
 
 def _shifted_exp(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -209,4 +209,4 @@ def sigmoid_binary_cross_entropy() -> Loss:
         dy /= y.size
         return dy
 
-    return Loss(name, forward, backward)
+    return Loss(name, forward, backward, reduction="mean")

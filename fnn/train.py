@@ -169,6 +169,11 @@ class TrainStep:
         next_key = random.child(ts.key, 0)
         step_key = random.child(ts.key, 1) if self.model.uses_key else None
         value, grads, new_state = self.grad_fn(ts.params, ts.state, x, t, key=step_key, train=True)
+        return self.commit(ts, value, grads, new_state, next_key)
+
+    def commit(self, ts: TrainState, value: float, grads: Any, new_state: Any,
+               next_key: random.Key) -> tuple[TrainState, StepMetrics]:
+        """The state after this step: the batch's loss and gradients checked, then applied."""
         if not np.isfinite(value):
             raise NonFiniteError(f"train step {ts.step}: the loss is {value}; the state before "
                                  f"this step is unchanged (try a smaller learning rate)")
@@ -181,7 +186,8 @@ class TrainStep:
 
 
 def make_train_step(model: Layer, loss: Loss, optimizer: Transform, *,
-                    check_finite: bool = True, keep_freed_memory: bool = True) -> TrainStep:
+                    check_finite: bool = True, keep_freed_memory: bool = True,
+                    comm: Any = None) -> TrainStep:
     """``step(ts, x, t) -> (new_ts, metrics)``: one pure gradient step on a batch.
 
     The step splits ``ts.key`` into the next state's key and a key for this
@@ -196,7 +202,15 @@ def make_train_step(model: Layer, loss: Loss, optimizer: Transform, *,
     ``fnn.keep_freed_memory()``: each step's fresh arrays then reuse the memory the
     last step freed instead of new pages (a quarter of a CNN step in page faults);
     the process keeps its peak footprint.
+
+    With ``comm`` (``fnn.distributed.communicator()``), the step is data-parallel:
+    each process passes its shard of the global batch and all end with the state
+    of one step on the whole batch (see ``fnn.distributed.DataParallelStep``).
     """
+    if comm is not None:
+        from fnn.distributed.step import DataParallelStep
+        return DataParallelStep(model, loss, optimizer, check_finite, keep_freed_memory,
+                                comm=comm)
     return TrainStep(model, loss, optimizer, check_finite, keep_freed_memory)
 
 
@@ -308,8 +322,8 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
         batch_size: int, key: random.Key, validation: tuple[np.ndarray, np.ndarray] | None = None,
         evaluate_fn: Callable | None = None, metrics: Mapping[str, Callable] | None = None,
         initial_epoch: int = 0, drop_last: bool = False, callbacks: Sequence[Callable] = (),
-        step_callbacks: Sequence[Callable] = (),
-        progress: bool = True) -> tuple[TrainState, History]:
+        step_callbacks: Sequence[Callable] = (), progress: bool = True,
+        comm: Any = None) -> tuple[TrainState, History]:
     """Run ``step`` over ``epochs`` passes of shuffled batches; return the state and a History.
 
     Epoch e shuffles with ``random.split(key, epochs)[e]``, so a run depends on
@@ -325,6 +339,13 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
     ``history.interrupted`` set. Any other exception propagates with the progress
     made so far on it: ``exc.ts`` is the state after the last completed step and
     ``exc.history`` the history until then. ``progress=False`` is silent.
+
+    Data-parallel (``comm``, or a step made with ``comm``): every rank passes the
+    same data and settings (checked at the start, with the state), steps on its
+    shard of each batch and ends with the same state and history; rank 0 alone
+    shows progress and runs the callbacks (so a checkpoint is written once, and a
+    stateful callback such as ``restore_best`` holds its state there), and every
+    rank follows their decision to stop.
     """
     integer("fit", "epochs", epochs, 1)
     integer("fit", "initial_epoch", initial_epoch, 0)
@@ -346,6 +367,10 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
         evaluate_val = _validation_fn(step, evaluate_fn, metrics, batch_size)
     elif metrics:
         raise ConfigError("fit: metrics are measured on the validation data; pass validation")
+    comm = _fit_communicator(step, comm, ts, x, t, dict(
+        epochs=epochs, batch_size=batch_size, key=key, initial_epoch=initial_epoch,
+        drop_last=drop_last, validation=validation is not None))
+    progress = progress and (comm is None or comm.rank == 0)
     n_batches = len(x) // batch_size if drop_last else -(-len(x) // batch_size)
     history = History(initial_epoch=initial_epoch)
     step_losses: list[float] = []
@@ -355,14 +380,16 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
             bar = progress_bar(n_batches, f"epoch {epoch + 1}/{epochs}", progress)
             losses, sizes = [], []
             try:
-                for xb, tb in batches(x, t, batch_size, key=epoch_key, drop_last=drop_last):
+                shard = None if comm is None else comm.shard
+                for i, (xb, tb) in enumerate(batches(x, t, batch_size, key=epoch_key,
+                                                     drop_last=drop_last, shard=shard)):
                     ts, step_metrics = step(ts, xb, tb)
                     losses.append(step_metrics.loss)
-                    sizes.append(len(xb))
+                    sizes.append(min(batch_size, len(x) - i * batch_size))  # the whole batch's
                     step_losses.append(step_metrics.loss)
                     bar.update(1, f"loss {step_metrics.loss:.4f}")
-                    for step_callback in step_callbacks:
-                        step_callback(ts, step_metrics)
+                    if step_callbacks:
+                        _run_callbacks(step_callbacks, (ts, step_metrics), comm)
                 val = evaluate_val(ts, *validation) if evaluate_val and validation else None
             finally:
                 bar.close()
@@ -370,7 +397,7 @@ def fit(step: Callable, ts: TrainState, x: np.ndarray, t: np.ndarray, *, epochs:
                                     time.perf_counter() - start, step_losses)
             bar.write(_summary(epoch + 1, epochs, history))
             # Every callback sees every epoch (a logger after an early stop still logs).
-            if any([bool(callback(ts, history)) for callback in callbacks]):
+            if _run_callbacks(callbacks, (ts, history), comm, check=ts):
                 break
     except KeyboardInterrupt:
         history = attrs.evolve(history, step_loss=tuple(step_losses), interrupted=True)
@@ -425,6 +452,31 @@ def _attach_progress(exc: BaseException, ts: TrainState, history: History) -> No
     if hasattr(exc, "add_note"):  # Python >= 3.11: the traceback tells where to look
         exc.add_note(f"fit: the state after step {ts.step} and the history until then are "
                      f"on this exception as .ts and .history")
+
+
+def _fit_communicator(step: Callable, comm: Any, ts: TrainState, x: Any, t: Any,
+                      settings: dict[str, Any]) -> Any:
+    """The run's communicator (the step's unless given; None for one process), once
+    every rank has been found to start alike."""
+    comm = getattr(step, "comm", None) if comm is None else comm
+    if comm is None:
+        return None
+    from fnn.distributed.training import start_run
+    return start_run(step, comm, ts, x, t, settings)
+
+
+def _run_callbacks(callbacks: Sequence[Callable], args: tuple, comm: Any,
+                   check: TrainState | None = None) -> bool:
+    """Whether any ``callback(*args)`` returned True (each runs). In a data-parallel run
+    they run on rank 0 alone and every rank follows, after checking that every rank
+    holds the train state ``check`` (when given)."""
+    def decide() -> bool:
+        return any([bool(callback(*args)) for callback in callbacks])
+
+    if comm is None:
+        return decide()
+    from fnn.distributed.training import on_root
+    return on_root(comm, decide, check)
 
 
 def _summary(epoch: int, epochs: int, history: History) -> str:

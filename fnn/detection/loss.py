@@ -114,7 +114,7 @@ def yolo_v1_loss(grid: YoloGrid, *, lambda_coord: float = 5.0, lambda_noobj: flo
         return (weighted * np.asarray(2.0 / len(weighted), weighted.dtype)).reshape(shape)
 
     return Loss(f"yolo_v1_loss(S={grid.cells}, B={grid.boxes_per_cell}, C={grid.classes})",
-                forward, backward)
+                forward, backward, reduction="mean")
 
 
 def loss_parts(grid: YoloGrid, y: np.ndarray, t: np.ndarray, *, lambda_coord: float = 5.0,

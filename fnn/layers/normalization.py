@@ -3,11 +3,13 @@ normalisation (per sample)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import numpy as np
 
 from fnn.core import Layer, array_field, call_text, check_float, check_input
-from fnn.errors import DataError, ShapeError, TreeError
+from fnn.errors import ConfigError, DataError, ShapeError, TreeError
 from fnn.validators import positive, unit_interval
 
 __all__ = ["BatchNormParams", "BatchNormState", "batch_norm", "LayerNormParams", "layer_norm"]
@@ -37,7 +39,7 @@ def _axes(x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return (0, 2, 3), (-1, 1, 1)
 
 
-def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
+def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5, sync: Any = None) -> Layer:
     """y = gamma · (x − μ) / √(σ² + eps) + beta, per feature of (N, F) inputs or per channel
     of (N, C, H, W) inputs (statistics over N, H and W, unlike the book's per activation).
 
@@ -49,8 +51,20 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
     dgamma = Σ dy·x̂, dbeta = Σ dy, and in training
     dx = gamma / √(σ² + eps) · (dy − dbeta / m − x̂ · dgamma / m)
     (in evaluation μ and σ² are constants: dx = gamma / √(σ² + eps) · dy).
+
+    ``sync`` (a ``fnn.distributed.Communicator``, or anything whose
+    ``sum(arrays) -> arrays`` sums a tuple of arrays over the processes of a
+    data-parallel run) synchronises training: the sample count, Σx, Σ(x − μ)² and,
+    backward, Σdy and Σdy·x̂ are summed over every process's shard, so μ, σ², the
+    running statistics and dx are those of the global batch. ``dgamma`` and ``dbeta``
+    stay this shard's, for the step to sum with the other gradients. Every process
+    must then call ``forward`` and ``backward`` alike, an empty shard included.
     """
     momentum = unit_interval("batch_norm", "momentum", momentum)
+    if sync is not None and not callable(getattr(sync, "sum", None)):
+        raise ConfigError(f"batch_norm: sync must be a communicator (fnn.distributed.communicator()), "
+                          f"got {type(sync).__name__}")
+    summed = (lambda *arrays: arrays) if sync is None else (lambda *arrays: sync.sum(arrays))
     eps = positive("batch_norm", "eps", eps)
     name = call_text("batch_norm", momentum=None if momentum == 0.9 else momentum,
                      eps=None if eps == 1e-5 else eps)
@@ -78,36 +92,41 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5) -> Layer:
                              f"({features},), got {params.beta.shape}, {state.mean.shape} and "
                              f"{state.var.shape} for beta, mean and var")
         axes, column = _axes(x)
-        if train and x.size <= features:
-            raise DataError(f"{name}: training needs more than one value per feature to "
-                            f"normalise by, got input of shape {x.shape} (a last batch of one "
-                            f"sample? pass drop_last=True to fit or batches)")
         if train:
-            mean = x.mean(axis=axes)
+            # sum / m is x.mean's bytes; summed, the statistics are the global batch's.
+            count, total = summed(np.array(x.size // features), x.sum(axis=axes))
+            m = int(count)
+            if m <= 1:
+                raise DataError(f"{name}: training needs more than one value per feature to "
+                                f"normalise by, got input of shape {x.shape}"
+                                + (f" ({m} over every process)" if sync is not None else "")
+                                + " (a last batch of one sample? pass drop_last=True to fit or "
+                                  "batches)")
+            mean = total / m
             centred = x - mean.reshape(column)
-            var = np.square(centred).mean(axis=axes)
+            var = summed(np.square(centred).sum(axis=axes))[0] / m
             new_state = BatchNormState(momentum * state.mean + (1 - momentum) * mean,
                                        momentum * state.var + (1 - momentum) * var)
         else:
             centred = x - state.mean.reshape(column)
-            var, new_state = state.var, state
+            var, new_state, m = state.var, state, 0
         inv_std = 1 / np.sqrt(var + eps)
         x_hat = centred
         x_hat *= inv_std.reshape(column)
         y = x_hat * params.gamma.reshape(column)
         y += params.beta.reshape(column)
-        return y, new_state, (x_hat, inv_std, train)
+        return y, new_state, (x_hat, inv_std, m)
 
     def backward(params, cache, dy):
-        x_hat, inv_std, batch_stats = cache
+        x_hat, inv_std, m = cache  # m: values per feature in the (global) batch; 0 in evaluation
         axes, column = _axes(dy)
         dbeta = dy.sum(axis=axes)
         dgamma = (dy * x_hat).sum(axis=axes)
         grads = BatchNormParams(dgamma, dbeta)
         scale = (params.gamma * inv_std).reshape(column)
-        if not batch_stats:
+        if not m:
             return dy * scale, grads
-        m = dy.size // len(dbeta)
+        dbeta, dgamma = summed(dbeta, dgamma)
         dx = x_hat * (dgamma / -m).reshape(column)
         dx += dy
         dx -= (dbeta / m).reshape(column)
