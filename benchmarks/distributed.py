@@ -3,8 +3,9 @@ one BLAS thread each, against one process with 2 BLAS threads.
 
     python -m benchmarks.distributed [--launches 3] [--steps 40] [--ranks 2]
 
-The two set-ups run as separate launches, alternated (one, N ranks, one, N ranks,
-...) so that machine noise hits both; each launch reports the median step time.
+The set-ups run as separate launches, alternated (one process with N threads, with
+one thread, N ranks, and again) so that machine noise hits all; each launch reports
+the median step time.
 The N-rank launch also times what combining the gradients costs on its own (pack
 into one buffer, the header and payload Allgathers, the sum in rank order), the
 same buffer through MPI's Allreduce and through Reduce + Bcast (the alternatives:
@@ -122,23 +123,24 @@ def main() -> None:
         return
     module = ["-m", "benchmarks.distributed", "--steps", str(args.steps), "--worker"]
     mpiexec = [find_mpiexec() or "mpiexec", "-n", str(args.ranks), sys.executable, "-m", "mpi4py"]
-    ones, many = [], []
+    ones, singles, many = [], [], []
     for _ in range(args.launches):
-        ones.append(launch([sys.executable, *module, "one"], args.ranks))
+        ones.append(launch([sys.executable, *module, "one"], args.ranks)["step_ms"])
+        singles.append(launch([sys.executable, *module, "one"], 1)["step_ms"])
         many.append(launch([*mpiexec, *module, "mpi"], 1))
-    one = [r["step_ms"] for r in ones]
     figures = {k: [r[k] for r in many] for k in many[0]}
     step = statistics.median(figures["step_ms"])
-    single = statistics.median(one)
+    single = statistics.median(ones)
     print(f"W3 SimpleConvNet adam, global batch {BATCH}, float32; medians of {args.launches} "
           f"alternated launches of {args.steps} steps (range in brackets)")
-    rows = [(f"1 process x {args.ranks} BLAS threads", one),
+    rows = [(f"1 process x {args.ranks} BLAS threads", ones), ("1 process x 1 BLAS thread", singles),
             (f"{args.ranks} ranks x 1 BLAS thread", figures["step_ms"])]
     for name, values in rows:
         ms = statistics.median(values)
         print(f"  {name:32s} {ms:7.2f} ms/step [{min(values):.2f}-{max(values):.2f}]  "
               f"{1e3 * BATCH / ms:6.0f} samples/s")
-    print(f"  speed-up {single / step:.2f}x")
+    print(f"  speed-up of {args.ranks} ranks over 1 process x {args.ranks} threads: "
+          f"{single / step:.2f}x")
     for key, what in (("combine_ms", "combine (pack, header + payload Allgather, rank-order sum)"),
                       ("allreduce_ms", "the same floats through MPI Allreduce"),
                       ("reduce_bcast_ms", "the same floats through Reduce + Bcast")):

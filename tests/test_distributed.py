@@ -210,6 +210,14 @@ def test_the_readme_script_runs_on_two_ranks_as_on_one(tmp_path):
     np.testing.assert_allclose(values(two[0]), values(one[0]), rtol=1e-5)
 
 
+@needs_mpi
+def test_the_benchmark_runs():
+    out = subprocess.run([sys.executable, "-m", "benchmarks.distributed", "--launches", "1",
+                          "--steps", "2"], capture_output=True, text=True, check=True,
+                         cwd=WORKER.parents[1], timeout=TIMEOUT).stdout
+    assert "2 ranks x 1 BLAS thread" in out and "of a step" in out and "MiB" in out
+
+
 # Without MPI: a one-rank stand-in for an mpi4py communicator.
 
 class OneRank:

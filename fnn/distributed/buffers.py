@@ -94,9 +94,13 @@ def sum_rows(lay: Layout, rows: np.ndarray, divisor: int = 1) -> np.ndarray:
     for dtype, start, count in lay.sections:
         stop = start + count * dtype.itemsize
         total = out[start:stop].view(dtype)
-        total[...] = rows[0, start:stop].view(dtype)
-        for row in rows[1:]:
-            total += row[start:stop].view(dtype)
+        parts = [row[start:stop].view(dtype) for row in rows]
+        if len(parts) == 1:
+            total[...] = parts[0]
+        else:
+            np.add(parts[0], parts[1], out=total)  # one pass for two ranks, not a copy and an add
+        for part in parts[2:]:
+            total += part
         if divisor != 1:
             total /= divisor
     return out
