@@ -8,8 +8,9 @@ side by side and saves the curves as a PNG when matplotlib is installed.
     pip install -e '.[examples]' && python examples/compare_optimizers.py --out optimizers.png
 """
 
-import argparse
 import time
+
+import common
 
 import fnn
 from fnn import initializers, layers, losses, optim, random
@@ -47,12 +48,14 @@ def save_plot(curves, path):
         return
     matplotlib.use("Agg")  # a file only: no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, losses_per_epoch in curves.items():
         ax.plot(range(1, len(losses_per_epoch) + 1), losses_per_epoch, label=name)
     ax.set(xlabel="epoch", ylabel="mean training loss", yscale="log",
            title="optimizers on the digits, same start and batches")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -61,7 +64,7 @@ def save_plot(curves, path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)

@@ -15,17 +15,15 @@ Every epoch prints the loss and its four parts, the test mAP@0.5 (VOC) and COCO'
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
+import common
 import numpy as np
 
 import fnn
 from fnn import checkpoint, detection, layers, optim, random
 from fnn.initializers import he_normal
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 GRID = detection.YoloGrid(image_size=96, cells=6, boxes_per_cell=2, classes=10)
 CHANNELS = (8, 16, 32, 64)
 HIDDEN = 1024
@@ -64,8 +62,9 @@ def build_optimizer(epochs: int = EPOCHS, steps_per_epoch: int = -(-TRAIN_SCENES
 
 def load(directory):
     """The MNIST test files as (uint8 images (n, 28, 28), labels), split 8,000 / 2,000."""
-    images, labels = fnn.data.load_mnist(directory).test
-    return (images[:8000], labels[:8000]), (images[8000:], labels[8000:])
+    images, labels = common.mnist_test_files(directory)
+    n = common.TRAIN_IMAGES
+    return (images[:n], labels[:n]), (images[n:], labels[n:])
 
 
 def evaluate(model, ts, scenes, targets, batch_size=200):
@@ -102,8 +101,7 @@ def plot(path, scenes, found, count=8):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="a directory holding MNIST IDX files")
+    parser = common.parser(__doc__, data=True)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--train-scenes", type=int, default=TRAIN_SCENES,
                         help="fresh training scenes per epoch")

@@ -5,6 +5,7 @@
 
 import time
 
+import common
 import numpy as np
 
 import fnn
@@ -38,4 +39,9 @@ def main(seed=0, epochs=20, batch_size=32):
 
 
 if __name__ == "__main__":
-    main()
+    parser = common.parser(__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    main(args.seed, args.epochs, args.batch_size)

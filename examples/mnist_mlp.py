@@ -1,43 +1,33 @@
 """The 784-500-100-10 MLP on MNIST with ``fit``: progress, validation, learning curves.
 
-Trains on the first 8,000 images of the MNIST files in --data (10% of them held
-out for validation), tests on the last 2,000, and saves the learning curves.
+Trains on the first 8,000 images of the MNIST test files in --data (10% of them
+held out for validation), tests on the last 2,000, and saves the learning curves.
 
     python examples/mnist_mlp.py --data ../shared/data/mnist --plot mnist_mlp.png
 """
 
-import argparse
 import time
-from pathlib import Path
 
-import numpy as np
+import common
 
 import fnn
 from fnn import layers, losses, optim, random
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-
-
-def load(directory):
-    """Images as (n, 784) float32 in [0, 1] and labels, from the test or the train files."""
-    found = fnn.data.load_mnist(directory)
-    images, labels = found.test if found.test is not None else found.train
-    return fnn.data.scale_pixels(images).reshape(len(images), -1), labels.astype(np.int64)
-
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="a directory holding MNIST IDX files")
+    parser = common.parser(__doc__, data=True)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default="mnist_mlp.png", help="where to save the learning curves")
     args = parser.parse_args()
 
-    x, t = load(args.data)
+    images, t = common.mnist_test_set(args.data)
+    x = images.reshape(len(images), -1)
     split_key, init_key, fit_key = random.split(random.key(args.seed), 3)
-    train, validation = fnn.data.split(x[:8000], t[:8000], val_fraction=0.1, key=split_key)
-    x_test, t_test = x[8000:], t[8000:]
+    train, validation = fnn.data.split(x[:common.TRAIN_IMAGES], t[:common.TRAIN_IMAGES],
+                                       val_fraction=0.1, key=split_key)
+    x_test, t_test = x[common.TRAIN_IMAGES:], t[common.TRAIN_IMAGES:]
 
     model = fnn.sequential(layers.dense(500), layers.leaky_relu(0.1),
                            layers.dense(100), layers.leaky_relu(0.1), layers.dense(10))

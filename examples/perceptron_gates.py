@@ -3,6 +3,7 @@
     python examples/perceptron_gates.py
 """
 
+import common
 import numpy as np
 
 import fnn
@@ -37,6 +38,7 @@ def truth_table(name, model, params):
 
 
 if __name__ == "__main__":
+    common.parser(__doc__).parse_args()  # no options: --help describes the script
     for gate, params in GATES.items():
         truth_table(gate, perceptron, (params, None))
     truth_table("XOR (two layers)", xor, XOR_PARAMS)

@@ -4,40 +4,36 @@ the sum-of-squares loss ½Σ(y − t)² and Momentum(lr=0.01), on real images of
     python examples/three_layer_net.py --data ../shared/data/mnist
 """
 
-import argparse
 import time
-from pathlib import Path
 
+import common
 import numpy as np
 
 import fnn
 from fnn import initializers, layers, losses, optim, random
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 CLASSES = 3
 
 
-def load(directory, part):
-    """The 0-2 images of a part of the agreed split (first 8,000 train, last 2,000 test):
-    (n, 784) floats, their one-hot targets and their labels."""
-    images, labels = fnn.data.load_mnist(directory).test
-    images, labels = (images[:8000], labels[:8000]) if part == "train" else \
-        (images[8000:], labels[8000:])
+def digits_0_to_2(images, labels):
+    """(n, 784) floats, one-hot targets and labels of the images of the digits 0, 1, 2."""
     keep = labels < CLASSES
-    x = fnn.data.scale_pixels(images[keep]).reshape(-1, 784)
-    return x, fnn.data.one_hot(labels[keep], CLASSES), labels[keep]
+    return (images[keep].reshape(-1, 784), fnn.data.one_hot(labels[keep], CLASSES),
+            labels[keep])
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="a directory holding MNIST IDX files")
+    parser = common.parser(__doc__, data=True)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    x, t, _ = load(args.data, "train")
-    x_test, _, labels_test = load(args.data, "test")
+    images, labels = common.mnist_test_set(args.data)
+    # The agreed split: train on the first 8,000 images, test on the last 2,000.
+    x, t, _ = digits_0_to_2(images[:common.TRAIN_IMAGES], labels[:common.TRAIN_IMAGES])
+    x_test, _, labels_test = digits_0_to_2(images[common.TRAIN_IMAGES:],
+                                           labels[common.TRAIN_IMAGES:])
     print(f"images of the digits 0-2: training on {len(x)}, testing on {len(x_test)}")
 
     small = initializers.normal(0.01)

@@ -21,6 +21,13 @@ def _pyplot():
     return plt
 
 
+def _epoch_axis(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
+
+
 def learning_curves(history: History, path: str | os.PathLike, *, title: str = "") -> None:
     """Save train/validation loss and validation accuracy per epoch to a PNG at ``path``."""
     plt = _pyplot()
@@ -29,12 +36,14 @@ def learning_curves(history: History, path: str | os.PathLike, *, title: str = "
     loss_ax.plot(epochs, history.train_loss, marker="o", label="train")
     if history.val_loss:
         loss_ax.plot(epochs, history.val_loss, marker="o", label="validation")
-    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
+    loss_ax.set(ylabel="loss", title="loss")
     loss_ax.legend()
     if history.val_accuracy:
         acc_ax.plot(epochs, history.val_accuracy, marker="o", color="C1", label="validation")
         acc_ax.legend()
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    acc_ax.set(ylabel="accuracy", title="accuracy")
+    for ax in (loss_ax, acc_ax):
+        _epoch_axis(ax)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

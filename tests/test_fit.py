@@ -284,3 +284,19 @@ def test_no_bar_where_the_output_is_not_a_terminal(setup, capsys):
     captured = capsys.readouterr()  # neither stream is a terminal here
     assert captured.err == "" and "\r" not in captured.out
     assert captured.out.count("\n") == 2 and captured.out.startswith("epoch 1/2  loss")
+
+
+def test_learning_curves_count_whole_epochs(setup, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    ts, step = setup
+    x, t = small_problem()
+    _, history = fnn.fit(step, ts, x, t, epochs=3, batch_size=5, key=random.key(0),
+                         validation=(x, t), progress=False)
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    fnn.plot.learning_curves(history, tmp_path / "curves.png")
+    for ax in figures[0].axes:
+        ticks = ax.get_xticks()
+        assert len(ticks) >= 2 and all(float(tick).is_integer() for tick in ticks)
