@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "compare_optimizers.py"
-# Runs the script with matplotlib made unimportable (a None entry in sys.modules).
-WITHOUT_MATPLOTLIB = ("import runpy, sys; sys.modules['matplotlib'] = None; "
-                     "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+# Runs the script with matplotlib made unimportable (a None entry in sys.modules), its
+# folder first on sys.path as `python script.py` puts it.
+WITHOUT_MATPLOTLIB = ("import os, runpy, sys; sys.modules['matplotlib'] = None; "
+                     "sys.argv = sys.argv[1:]; sys.path.insert(0, os.path.dirname(sys.argv[0])); "
+                     "runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
 def run(*args):
