@@ -11,17 +11,13 @@ accuracy with seed 0, in under a minute on two cores.
     python examples/mnist_resnet.py --data ../shared/data/mnist [--epochs 3]
 """
 
-import argparse
 import time
-from pathlib import Path
 
-import numpy as np
+import common
 
 import fnn
 from fnn import layers, losses, optim, random
 from fnn.initializers import he_normal
-
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 
 def conv_bn(filters):
@@ -44,16 +40,8 @@ def resnet():
                           layers.flatten(), layers.dense(10))
 
 
-def load(directory):
-    """Images as (n, 1, 28, 28) float32 in [0, 1] and int64 labels, from the test files."""
-    images, labels = fnn.data.load_mnist(directory).test
-    return fnn.data.scale_pixels(images).reshape(-1, 1, 28, 28), labels.astype(np.int64)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA,
-                        help="a directory holding MNIST IDX files (default: %(default)s)")
+    parser = common.parser(__doc__, data=True)
     parser.add_argument("--epochs", type=int, default=3, help="default: %(default)s")
     parser.add_argument("--batch-size", type=int, default=100, help="default: %(default)s")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate "
@@ -64,11 +52,11 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     args = parser.parse_args()
 
-    x, t = load(args.data)
-    n = min(args.train_size, 8000)
+    x, t = common.mnist_test_set(args.data)
+    n = min(args.train_size, common.TRAIN_IMAGES)
     split_key, init_key, fit_key = random.split(random.key(args.seed), 3)
     train, val = fnn.data.split(x[:n], t[:n], val_fraction=0.1, key=split_key)
-    test = x[8000:], t[8000:]
+    test = x[common.TRAIN_IMAGES:], t[common.TRAIN_IMAGES:]
     model, optimizer = resnet(), optim.adam(lr=args.lr)
     print(fnn.summary(model, (1, 28, 28)))
     ts = fnn.init_train_state(model, optimizer, init_key, (1, 28, 28))

@@ -66,7 +66,8 @@ def test_help_shows_the_whole_docstring(script):
         assert line in out, f"{script} --help lacks {line!r}"
 
 
-@pytest.mark.parametrize("script", ["mnist_cnn.py", "mnist_mlp.py", "three_layer_net.py"])
+@pytest.mark.parametrize("script", ["mnist_cnn.py", "mnist_mlp.py", "mnist_resnet.py",
+                                    "three_layer_net.py"])
 def test_a_missing_data_folder_names_the_files_to_put_there(script, tmp_path):
     result = subprocess.run([sys.executable, str(EXAMPLES / script), "--data",
                              str(tmp_path / "nowhere")], capture_output=True, text=True)
