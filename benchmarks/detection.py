@@ -14,6 +14,7 @@ import argparse
 import importlib.util
 import os
 import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,11 @@ def load_example():
     """examples/detect_digits.py as a module (its GRID, build_layers, build_optimizer)."""
     spec = importlib.util.spec_from_file_location("detect_digits", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(EXAMPLE.parent))  # where `python examples/...` finds examples/common.py
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLE.parent))
     return module
 
 
