@@ -2,8 +2,9 @@
 
 A checkpoint is a zip archive that ``np.load`` opens, holding
 
-- ``tree.json``: ``{"format": "fnn.checkpoint", "version": 1, "nodes": [...]}``, one
-  node per tree node in traversal order (the order of ``fnn.tree.leaves``).
+- ``tree.json``: ``{"format": "fnn.checkpoint", "version": 1, "digest": ..., "nodes":
+  [...]}``, the tree's ``digest`` (absent from files written before fnn stored it) and
+  one node per tree node in traversal order (the order of ``fnn.tree.leaves``).
   Containers are ``{"path", "type"}`` with type ``tuple``, ``list``, ``dict``,
   ``None`` or a record's class name; leaves are ``{"path", "leaf", "dtype",
   "shape"}``, where ``leaf`` says what ``load`` gives back: ``array``,
@@ -12,8 +13,9 @@ A checkpoint is a zip archive that ``np.load`` opens, holding
   bool/int64/float64/complex128 arrays).
 
 Nothing is ever pickled: leaves other than bool, integer, float and complex
-arrays and scalars are refused by ``save``, and files are read with
-``allow_pickle=False``.
+arrays and scalars are refused by ``save``, and ``.npy`` headers are parsed
+without unpickling. Every size a file declares is checked before anything is
+allocated (see ``_Archive``).
 """
 
 from __future__ import annotations
@@ -433,7 +435,7 @@ class _Archive:
                 shape, fortran, dtype = _NPY_VERSIONS[version](
                     stream, max_header_size=_MAX_NPY_HEADER)
                 header_bytes = stream.tell()
-            except DAMAGED as exc:
+            except Exception as exc:  # numpy's parser of untrusted headers raises all kinds
                 raise DataError(f"{where} cannot be read: {exc}") from exc
             if dtype.hasobject:
                 raise DataError(f"{where} cannot be read: it holds Python objects, which "

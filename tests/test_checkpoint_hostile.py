@@ -270,3 +270,12 @@ def test_the_digest_is_stored_in_tree_json(tmp_path):
     tree = {"a": np.ones(3, np.float32), "b": np.zeros(2)}
     path = save_pair(tmp_path, tree["a"], tree["b"])
     assert json.loads(entries_of(path)["tree.json"])["digest"] == checkpoint.digest(tree)
+
+
+def test_an_npy_header_numpy_cannot_parse_is_a_data_error(tmp_path):
+    text = b"{'descr': '<f4', 'fortran_order': False, 'shape': ((3,), }"
+    npy = np.lib.format.MAGIC_PREFIX + b"\x01\x00" + struct.pack("<H", len(text) + 1) + text + b"\n"
+    path = craft(tmp_path / "header.npz", {"tree.json": header([ROOT, leaf("['a']", (3,))]),
+                                           "leaf_0.npy": npy + bytes(12)})
+    with pytest.raises(DataError, match=r"entry leaf_0 \(\['a'\]\) cannot be read"):
+        checkpoint.read(path)
