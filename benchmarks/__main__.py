@@ -23,7 +23,7 @@ import numpy as np
 
 import fnn
 from benchmarks import cnn, harness, mlp
-from benchmarks.checks import check_cost_workload
+from benchmarks.checks import check_cost_workload, finite_check_shares
 from benchmarks.harness import Workload, measure, nbytes, peak_bytes
 from fnn import random
 
@@ -119,6 +119,11 @@ def main() -> None:
         print(f"  {workload.name:42s} boundary checks {row['boundary_checks_pct']:+5.1f}%   "
               f"finite-gradient check {row['finite_check_pct']:+5.1f}%   "
               f"finite-state check {row['state_check_pct']:+5.1f}%")
+        if "ts" in workload.extra:
+            shares = finite_check_shares(workload)
+            row.update({f"{k}_check_alone_pct": 100 * v for k, v in shares.items()})
+            print(f"  {'':42s} alone, in process time: finite-gradient check "
+                  f"{100 * shares['gradients']:4.1f}%   finite-state check {100 * shares['state']:4.1f}%")
     if not args.only or "W1" in args.only:
         run = training_run_memory(dtype)
         results["training_run"] = run

@@ -11,6 +11,7 @@ microseconds.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 
 from benchmarks.harness import Workload
@@ -55,3 +56,30 @@ def check_cost_workload(workload: Workload) -> Workload:
                     {"fnn": call, "no boundary checks": without(BOUNDARY, call),
                      "no finite check": without(FINITE, call),
                      "no state check": without(STATE, call)})
+
+
+def finite_check_shares(workload: Workload, rounds: int = 7) -> dict[str, float]:
+    """Each finite check run alone on the output of ``workload``'s fnn step, as a share of
+    that step, in process time: the best of ``rounds`` rounds of many calls. Process time
+    leaves out the time the process waits for a core, so a busy machine (where wall-time
+    differences of a few percent drown) still gives these figures."""
+    from fnn.train import check_finite_grads, check_finite_state
+
+    ts, step, x, t = (workload.extra[k] for k in ("ts", "step", "x", "t"))
+    new, _ = step(ts, x, t)
+    grads = new.params  # the gradients have the params' leaves, shapes and dtypes
+    seconds = {name: _process_time(call, calls, rounds) for name, call, calls in (
+        ("step", lambda: step(ts, x, t), 20),
+        ("gradients", lambda: check_finite_grads(0, grads), 500),
+        ("state", lambda: check_finite_state(0, new.params, new.state, new.opt_state), 500))}
+    return {name: seconds[name] / seconds["step"] for name in ("gradients", "state")}
+
+
+def _process_time(call: Callable[[], object], calls: int, rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        for _ in range(calls):
+            call()
+        best = min(best, (time.process_time() - start) / calls)
+    return best

@@ -172,7 +172,10 @@ def _create_temporary(directory: str, stem: str) -> tuple[str, int]:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o666)
         if fcntl is None:
             return temporary, fd
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            return temporary, fd  # a file system without locks: no cleaner can lock it either
         if _still_named(fd, temporary):
             return temporary, fd
         os.close(fd)
