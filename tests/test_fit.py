@@ -101,19 +101,24 @@ def test_early_stopping_reads_the_history():
         stop(None, fnn.History())
 
 
-def test_ctrl_c_returns_the_last_complete_state(setup):
-    ts, step = setup
-    x, t = small_problem()
+def raising_after(step, n, exception):
+    """``step`` that raises ``exception`` instead of taking step n + 1."""
     calls = []
 
-    def interrupted_step(s, xb, tb):
-        if len(calls) == 6:
-            raise KeyboardInterrupt
+    def wrapped(s, xb, tb):
+        if len(calls) == n:
+            raise exception
         calls.append(1)
         return step(s, xb, tb)
 
-    fitted, history = fnn.fit(interrupted_step, ts, x, t, epochs=5, batch_size=5,
-                              key=random.key(0), progress=False)
+    return wrapped
+
+
+def test_ctrl_c_returns_the_last_complete_state(setup):
+    ts, step = setup
+    x, t = small_problem()
+    fitted, history = fnn.fit(raising_after(step, 6, KeyboardInterrupt), ts, x, t, epochs=5,
+                              batch_size=5, key=random.key(0), progress=False)
     _, _, every_step = hand_written_loop(step, ts, x, t, 2, 5, random.key(0))
     assert history.interrupted and fitted.step == 6 and len(history.train_loss) == 1
     assert history.step_loss == tuple(every_step[:6])
@@ -250,14 +255,7 @@ def test_a_failing_step_leaves_the_progress_on_the_exception():
 def test_a_non_finite_step_in_a_later_epoch_keeps_the_finished_epochs(setup):
     ts, step = setup
     x, t = small_problem()
-    calls = []
-
-    def failing_step(s, xb, tb):
-        if len(calls) == 6:
-            raise fnn.NonFiniteError(f"train step {s.step}: the loss is nan")
-        calls.append(1)
-        return step(s, xb, tb)
-
+    failing_step = raising_after(step, 6, fnn.NonFiniteError("train step 6: the loss is nan"))
     with pytest.raises(fnn.NonFiniteError) as info:
         fnn.fit(failing_step, ts, x, t, epochs=3, batch_size=5, key=random.key(0),
                 validation=(x, t), progress=False,
