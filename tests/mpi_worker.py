@@ -159,6 +159,15 @@ def mismatch(comm, out):
     ts = fnn.distributed.broadcast(comm, ts)
     results["broadcast_digest"] = checkpoint.digest(ts)
     results["not_a_comm"] = outcome(lambda: fnn.distributed.communicator(object()))
+    # A batch norm without sync=comm normalises each shard by its own statistics.
+    plain = model("bn")
+    ts = fnn.init_train_state(plain, opt, random.key(0), (5,), np.float64)
+    step = fnn.make_train_step(plain, losses.softmax_cross_entropy(), opt, comm=comm)
+    xb, tb = next(fnn.data.batches(x, labels, 8, shard=comm.shard))
+    results["plain_batch_norm"] = outcome(lambda: step(ts, xb, tb))
+    results["wrong_comm_fit"] = outcome(lambda: fnn.fit(
+        step, ts, x, labels, epochs=1, batch_size=8, key=random.key(1), progress=False,
+        comm=comm.mpi.Split(comm.rank, 0)))
     return results
 
 

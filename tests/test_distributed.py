@@ -172,6 +172,10 @@ def test_ranks_started_differently_are_refused_on_every_rank(two):
         assert seen["seeds_fit"]["error"] == "RankError"
         assert "different train states" in seen["seeds_fit"]["message"]
         assert seen["not_a_comm"]["error"] == "ConfigError"
+        assert seen["plain_batch_norm"]["error"] == "RankError"
+        assert "layer states differ" in seen["plain_batch_norm"]["message"]
+        assert seen["wrong_comm_fit"]["error"] == "ConfigError"
+        assert "not the communicator the step was made with" in seen["wrong_comm_fit"]["message"]
     assert len({seen["broadcast_digest"] for seen in two[1]["mismatch"]}) == 1
 
 

@@ -16,16 +16,16 @@ __all__ = ["start_run", "on_root"]
 
 def start_run(step: Any, comm: Any, ts: Any, x: np.ndarray, t: np.ndarray,
               settings: dict[str, Any]) -> Communicator:
-    """``comm`` checked, after every rank has been found to start alike: the same data
-    sizes, shapes and dtypes, the same ``fit`` settings and the same train state
-    (``RankError`` on every rank otherwise)."""
-    comm = as_communicator("fit", comm)
-    step_comm = getattr(step, "comm", None)
-    if step_comm is not None and step_comm != comm:
-        raise ConfigError("fit: comm is not the communicator the step was made with")
-    if step_comm is None:
+    """The step's communicator (``comm`` must be the same), after every rank has been
+    found to start alike: the same data sizes, shapes and dtypes, the same ``fit``
+    settings and the same train state (``RankError`` on every rank otherwise)."""
+    given = as_communicator("fit", comm)
+    comm = getattr(step, "comm", None)
+    if comm is None:
         raise ConfigError("fit(comm=...) needs a data-parallel step: "
                           "make_train_step(model, loss, optimizer, comm=comm)")
+    if given.mpi is not comm.mpi and given.mpi != comm.mpi:
+        raise ConfigError("fit: comm is not the communicator the step was made with")
     data = ", ".join([f"x of shape {np.shape(x)} and dtype {np.asarray(x).dtype}",
                       f"t of shape {np.shape(t)} and dtype {np.asarray(t).dtype}",
                       *(f"{name}={value!r}" for name, value in sorted(settings.items()))])
