@@ -64,7 +64,7 @@ def save_load(tmp_path, tree):
 
 RECORDS = {
     "dense_params": lambda: layers.DenseParams(np.ones((2, 3), np.float32), None),
-    "sgd_state": lambda: optim.SgdState(4),
+    "schedule_state": lambda: optim.ScaleByScheduleState(4),
     "momentum_state": lambda: optim.momentum().init((layers.DenseParams(np.ones((2, 2))),)),
     "adam_state": lambda: optim.adam().init({"w": np.ones(3, np.float32)}),
     "key": lambda: random.split(random.key(3))[1],
@@ -88,7 +88,8 @@ def test_loaded_leaves_keep_their_kind_and_records_are_read_only(tmp_path):
     ts = cnn_train_state()
     loaded = save_load(tmp_path, ts)
     assert type(loaded.step) is int and loaded.step == 1
-    assert type(loaded.opt_state[1]) is optim.AdamState and type(loaded.opt_state[1].step) is int
+    adam_state = loaded.opt_state[1][0]
+    assert type(adam_state) is optim.ScaleByAdamState and type(adam_state.count) is int
     assert isinstance(loaded.key, random.Key)
     assert all(not leaf.flags.writeable for leaf in fnn.tree.leaves(loaded)
                if isinstance(leaf, np.ndarray))
@@ -305,7 +306,7 @@ def test_digest_is_the_same_in_two_processes():
 
 
 def test_digest_changes_with_any_bit_dtype_shape_or_structure():
-    base = {"w": np.arange(6, dtype=np.float32), "step": 3, "s": optim.SgdState(1)}
+    base = {"w": np.arange(6, dtype=np.float32), "step": 3, "s": optim.ScaleByScheduleState(1)}
     flipped = base["w"].copy()
     flipped.view(np.uint8)[5] ^= 1  # one bit of one element
     variants = [
@@ -315,15 +316,15 @@ def test_digest_changes_with_any_bit_dtype_shape_or_structure():
         {**base, "w": [base["w"]]},
         {**base, "w": (base["w"],)},
         {**base, "v": None},
-        {"W": base["w"], "step": 3, "s": optim.SgdState(1)},
+        {"W": base["w"], "step": 3, "s": optim.ScaleByScheduleState(1)},
         {**base, "step": np.int64(3)},
         {**base, "step": 3.0},
         {**base, "s": Pair(1, None)},
-        {**base, "s": optim.SgdState(2)},
+        {**base, "s": optim.ScaleByScheduleState(2)},
     ]
     digests = [checkpoint.digest(tree) for tree in [base, *variants]]
     assert len(set(digests)) == len(digests)
-    copy = {"w": base["w"].copy(), "step": 3, "s": optim.SgdState(1)}
+    copy = {"w": base["w"].copy(), "step": 3, "s": optim.ScaleByScheduleState(1)}
     assert checkpoint.digest(copy) == digests[0]
 
 

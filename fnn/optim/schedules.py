@@ -1,7 +1,7 @@
 """Learning-rate schedules: pure functions ``step -> float``, in the shapes of optax's.
 
-An optimizer evaluates its schedule at its state's step count, so the first
-update sees step 0. Past its last step a schedule stays at its final value.
+An optimizer evaluates its schedule at its count of updates, so the first
+update sees 0. Past its last step a schedule stays at its final value.
 Values (initial, peak, end) must be finite and non-negative, as learning rates.
 """
 

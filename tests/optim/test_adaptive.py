@@ -30,9 +30,9 @@ def test_adam_on_known_numbers():
         [0.92 + 2 / 75, 0.92 - 4 / 45],
         [0.92 + 2 / 75 - 6 / 175, 0.92 - 4 / 45 + 4 / 315],
     ], rtol=1e-14)
-    np.testing.assert_allclose(state.mu, [0.75, -0.5], rtol=1e-14)
-    np.testing.assert_allclose(state.nu, [37 / 16, 37 / 4], rtol=1e-14)
-    assert state.step == 3
+    np.testing.assert_allclose(state[0].mu, [0.75, -0.5], rtol=1e-14)
+    np.testing.assert_allclose(state[0].nu, [37 / 16, 37 / 4], rtol=1e-14)
+    assert state[0].count == 3
 
 
 def test_adam_first_step_is_lr_times_the_sign_of_the_gradient():
@@ -49,7 +49,7 @@ def test_adam_takes_a_schedule():
     history, state = run(optim.adam(lambda step: 0.1 * (step + 1), eps=1e-12),
                          np.array([0.0]), [np.array([3.0])] * 2)
     np.testing.assert_allclose(history, [[-0.1], [-0.3]], rtol=1e-10)
-    assert state.step == 2
+    assert state[0].count == 2 and state[1] == optim.ScaleByScheduleState(2)
 
 
 def test_adam_refuses_a_state_for_other_params():
@@ -77,8 +77,7 @@ def test_adagrad_on_known_numbers():
     history, state = run(optim.adagrad(0.1, eps=1.0), np.array([1.0]), grads)
     np.testing.assert_allclose(history, [[0.925], [0.925 - 1 / 15], [0.925 - 1 / 15 - 3 / 35]],
                                rtol=1e-14)
-    np.testing.assert_allclose(state.sum_of_squares, [169.0])
-    assert state.step == 3
+    np.testing.assert_allclose(state[0].sum_of_squares, [169.0])
 
 
 def test_rmsprop_on_known_numbers():
@@ -89,7 +88,7 @@ def test_rmsprop_on_known_numbers():
     history, state = run(optim.rmsprop(0.1, decay=0.75, eps=1.0), np.array([1.0, 1.0]), grads)
     np.testing.assert_allclose(history, [
         [1 - 0.4 / 3, 0.9], [1 - 0.6 / 3, 0.9], [1 - 0.8 / 3, 0.9]], rtol=1e-14)
-    np.testing.assert_allclose(state.nu, [4.0, 9 / 16], rtol=1e-14)
+    np.testing.assert_allclose(state[0].nu, [4.0, 9 / 16], rtol=1e-14)
 
 
 def test_adamw_decays_decoupled_and_only_where_masked():
@@ -113,8 +112,10 @@ def test_adamw_decays_decoupled_and_only_where_masked():
 
 def test_adamw_without_decay_is_adam():
     params, grads = np.array([1.0, -2.0]), [np.array([0.3, -1.0]), np.array([2.0, 0.5])]
-    assert_trees_equal(run(optim.adamw(0.1, weight_decay=0.0), params, grads),
-                       run(optim.adam(0.1), params, grads))
+    (history, state), (adam_history, adam_state) = (
+        run(optim.adamw(0.1, weight_decay=0.0), params, grads), run(optim.adam(0.1), params, grads))
+    assert_trees_equal(history, adam_history)
+    assert_trees_equal(state[0], adam_state[0])
 
 
 def test_adamw_needs_the_params():
