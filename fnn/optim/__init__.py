@@ -16,7 +16,7 @@ from fnn.optim.adaptive import (
                                 scale_by_rss,
 )
 from fnn.optim.alias import adagrad, adam, adamw, add_weight_decay, momentum, nesterov, rmsprop, sgd
-from fnn.optim.masking import MaskedState, freeze, mask_flags, masked, set_to_zero, weights_only
+from fnn.optim.masking import MaskedState, freeze, masked, set_to_zero, weights_only
 from fnn.optim.regularize import add_decayed_weights, clip_by_global_norm, global_norm
 from fnn.optim.scale import ScaleByScheduleState, scale_by_learning_rate
 from fnn.optim.transform import EmptyState, Transform, apply_updates, chain, update_and_apply
@@ -34,7 +34,7 @@ __all__ = [
     "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
     "add_weight_decay", "clip_by_global_norm", "global_norm", "weights_only",
     "scale_by_adam", "scale_by_rms", "scale_by_rss", "trace", "add_decayed_weights",
-    "scale_by_learning_rate", "masked", "set_to_zero", "freeze", "mask_flags",
+    "scale_by_learning_rate", "masked", "set_to_zero", "freeze",
     "inject_hyperparams", "hyperparams", "multi_steps",
     "EmptyState", "ScaleByScheduleState", "TraceState", "ScaleByRssState", "ScaleByRmsState",
     "ScaleByAdamState", "MaskedState", "InjectHyperparamsState", "MultiStepsState",

@@ -22,11 +22,11 @@ from fnn.optim.transform import (
     EmptyState,
     LeafStep,
     Leafwise,
+    PerLeaf,
     Transform,
     check_state,
     leafwise,
     leaves_like,
-    map_matching,
     settle,
 )
 
@@ -43,17 +43,18 @@ def weights_only(path: str, leaf: Any) -> bool:
     return path.endswith(".w")
 
 
-def mask_flags(where: str, mask: Mask, like: Any) -> Any:
-    """A tree of bools shaped like ``like``: ``mask`` (see the module docstring) on its leaves."""
+def mask_flags(where: str, mask: Mask, like: Any) -> PerLeaf:
+    """``mask`` (see the module docstring) on the leaves of ``like``: one bool per leaf."""
     if callable(mask):
-        _, structure = tree.flatten(like)
-        return tree.unflatten(structure, [bool(mask(path, leaf))
-                                          for path, leaf in tree.leaves_with_paths(like)])
-    try:
-        return tree.map(lambda leaf, flag: bool(flag), like, mask)
-    except TreeError as exc:
-        raise TreeError(f"{where}: mask must be a predicate (path, leaf) -> bool or a tree of "
-                        f"bools shaped like the params: {exc}") from exc
+        return PerLeaf(bool(mask(path, leaf)) for path, leaf in tree.leaves_with_paths(like))
+    flags, structure = tree.flatten(mask)
+    if structure != tree.flatten(like)[1]:
+        try:  # tree.map names the first path where they differ
+            tree.map(lambda leaf, flag: None, like, mask)
+        except TreeError as exc:
+            raise TreeError(f"{where}: mask must be a predicate (path, leaf) -> bool or a tree "
+                            f"of bools shaped like the params: {exc}") from exc
+    return PerLeaf(bool(flag) for flag in flags)
 
 
 @attrs.frozen
@@ -64,11 +65,14 @@ class MaskedState:
     inner_state: Any
 
 
-def _only(where: str, flags: Any, like: Any) -> Any:
+def _only(where: str, flags: PerLeaf, like: Any) -> Any:
     """``like`` with ``None`` in place of the leaves whose flag is False."""
-    if like is None:
-        return None
-    return map_matching(where, lambda leaf, flag: leaf if flag else None, like, flags)
+    leaves, structure = tree.flatten(like)
+    if len(leaves) != len(flags):
+        raise TreeError(f"{where}: the trees do not match (was the state made by init for these "
+                        f"params?): {len(leaves)} leaves for a mask of {len(flags)}")
+    return tree.unflatten(structure, [leaf if flag else None
+                                      for leaf, flag in zip(leaves, flags, strict=True)])
 
 
 def masked(inner: Transform, mask: Mask, *, name: str = "masked") -> Transform:
@@ -95,17 +99,20 @@ def masked(inner: Transform, mask: Mask, *, name: str = "masked") -> Transform:
             def make_state(*trees):
                 return MaskedState(step.make_state(*trees))
 
-            if (step.leaf is None and not step.states and step.scale == 1.0
+            if (step.leaf is None and not step.states and step.scale == step.before == 1.0
                     and all(j is None for _, _, j in step.terms)):
                 # inner only adds terms: they take the mask as their flag, and still wait
                 flag = len(step.extras)
                 return LeafStep(None, (), make_state, (*step.extras, flags),
                                 terms=tuple((c, i, flag) for c, i, _ in step.terms))
-            f, n, owned = step.leaf, len(step.states), step.fresh is True
+            f, n, before = step.leaf, len(step.states), step.before
+            owned = step.fresh if step.fresh is not None else before != 1.0
 
             def leaf(u, *columns):
                 if not columns[-1]:
                     return (u, *columns[:n])
+                if before != 1.0:
+                    u = np.multiply(u, before)
                 u, *new = f(u, *columns[:-1]) if f is not None else (u,)
                 return (settle(u, owned, step.scale, step.terms, columns[n:-1])[0], *new)
 
@@ -123,7 +130,7 @@ def masked(inner: Transform, mask: Mask, *, name: str = "masked") -> Transform:
         leaves, structure = tree.flatten(grads)
         return tree.unflatten(structure, [
             u if flag else g for g, u, flag in
-            zip(leaves, leaves_like(name, grads, inner_updates), tree.leaves(flags), strict=True)])
+            zip(leaves, leaves_like(name, grads, inner_updates), flags, strict=True)])
 
     def update(grads, state, params=None):
         flags, (updates, inner_state) = inner_updates(grads, state, params)

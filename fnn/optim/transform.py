@@ -30,7 +30,7 @@ from fnn import tree, validators
 from fnn.core import readonly, sealed
 from fnn.errors import ConfigError, DTypeError, ShapeError, TreeError
 
-__all__ = ["Transform", "Leafwise", "LeafStep", "EmptyState", "apply_updates",
+__all__ = ["Transform", "Leafwise", "LeafStep", "PerLeaf", "EmptyState", "apply_updates",
            "update_and_apply", "chain", "WithApply", "leafwise", "compose", "learning_rate",
            "check_learning_rate", "map_matching", "settle", "check_state", "require_params",
            "leaves_like"]
@@ -70,7 +70,11 @@ class LeafStep(NamedTuple):
       multiplication, and a decay added between them one more (adamw).
     - ``fresh``: ``True`` when ``leaf``'s update is a new array nobody else holds,
       so that later steps may write into it; ``False`` when it may be held (a
-      state leaf, an input); ``None`` when it is either, as its input.
+      state leaf, an input); ``None`` when it is either, as its input;
+    - ``before``: a factor of ``u`` before ``leaf`` (what ``compose`` makes of a
+      scale followed by a leaf function, as momentum's learning rate).
+
+    An extra is a tree shaped like the updates, or a ``PerLeaf`` list.
     """
 
     leaf: Callable | None
@@ -80,6 +84,12 @@ class LeafStep(NamedTuple):
     scale: float = 1.0
     terms: tuple = ()
     fresh: bool | None = None
+    before: float = 1.0
+
+
+class PerLeaf(list):
+    """One value per leaf of the updates, in leaf order (mask flags): an extra of a
+    ``LeafStep`` that is zipped with the leaves as it is, without a tree."""
 
 
 @attrs.frozen
@@ -124,24 +134,23 @@ def _runner(step: LeafStep) -> Callable:
     """``run(g, *states, *extras) -> (u, owned, new_states)``: ``step`` on one leaf, settled
     (see ``settle``), the new state leaves read-only; ``owned`` when ``u`` is a new array
     nobody else holds. Specialised, as it runs once per leaf and step."""
-    leaf, n, fresh = step.leaf, len(step.states), step.fresh is True
-    scale, terms = step.scale, step.terms
-    if leaf is not None and scale == 1.0 and not terms:
+    leaf, n, before, scale, terms = step.leaf, len(step.states), step.before, step.scale, step.terms
+    fresh = step.fresh if step.fresh is not None else before != 1.0
+    if leaf is not None and not terms:
         def run(g, *columns):
-            u, *new = leaf(g, *columns)
+            u, *new = leaf(g if before == 1.0 else np.multiply(g, before), *columns)
+            if scale != 1.0:  # adam's correction and learning rate
+                return (np.multiply(u, scale, out=u) if fresh and type(u) is np.ndarray
+                        else np.multiply(u, scale)), True, [readonly(s) for s in new]
             return u, fresh, [readonly(s) for s in new]
-    elif leaf is not None and not terms:  # a leaf function, then a scale (adam's)
-        def run(g, *columns):
-            u, *new = leaf(g, *columns)
-            u = (np.multiply(u, scale, out=u) if fresh and type(u) is np.ndarray
-                 else np.multiply(u, scale))
-            return u, True, [readonly(s) for s in new]
     elif leaf is None and not terms:  # a scale alone (sgd)
+        factor = before * scale
         def run(g, *columns):
-            return np.multiply(g, scale) if scale != 1.0 else g, scale != 1.0, ()
+            return np.multiply(g, factor) if factor != 1.0 else g, factor != 1.0, ()
     else:
         def run(g, *columns):
-            u, *new = (g,) if leaf is None else leaf(g, *columns)
+            u = g if before == 1.0 else np.multiply(g, before)
+            u, *new = (u,) if leaf is None else leaf(u, *columns)
             u, owned = settle(u, fresh, scale, terms, columns[n:])
             return u, owned, [readonly(s) for s in new]
 
@@ -190,6 +199,9 @@ def compose(steps: list[LeafStep]) -> LeafStep:
     terms: list[tuple[float, int, int | None]] = []
     scale, fresh, state_at, extra_at = 1.0, None, 0, 0
     for step in steps:
+        if step.before != 1.0:  # a scale of its own before the leaf function
+            scale *= step.before
+            terms = [(c * step.before, i, j) for c, i, j in terms]
         columns = (*range(state_at, state_at + len(step.states)),
                    *range(n_states + extra_at, n_states + extra_at + len(step.extras)))
         own_terms = [(c, extra_at + i, None if j is None else extra_at + j)
@@ -207,16 +219,14 @@ def compose(steps: list[LeafStep]) -> LeafStep:
             scale *= step.scale
             terms = [(c * step.scale, i, j) for c, i, j in terms]
 
-    before, waiting, owned, f, at = stages[0] if stages else (1.0, (), False, None, ())
+    before, waiting, _, f, at = stages[0] if stages else (1.0, (), False, None, ())
     if len(stages) == 1 and not waiting and f is not None and at == tuple(range(len(at))) \
             and len(at) == n_states + extra_at:
-        if before == 1.0:
-            leaf = f  # one leaf function reading every column in order: itself
-        else:
-            def leaf(u, *columns):  # a scale, then one leaf function (momentum)
-                return f(np.multiply(u, before, out=u) if owned and type(u) is np.ndarray
-                         else np.multiply(u, before), *columns)
+        # one leaf function reading every column in order: itself, after its scale
+        leaf, single = f, before
     else:
+        single = 1.0
+
         def leaf(u, *columns):
             extras, new = columns[n_states:], []
             for before, waiting, owned, f, at in stages:
@@ -235,7 +245,7 @@ def compose(steps: list[LeafStep]) -> LeafStep:
 
     return LeafStep(leaf if stages else None, tuple(t for step in steps for t in step.states),
                     make_state, tuple(t for step in steps for t in step.extras), scale,
-                    tuple(terms), fresh)
+                    tuple(terms), fresh, single)
 
 
 def apply_updates(params: Any, updates: Any) -> Any:
@@ -286,17 +296,24 @@ def _zip_leaves(where: str, first: Any, rest: tuple) -> tuple[Any, list[tuple]]:
     ``TreeError`` or ``ShapeError`` unless the trees and their leaf shapes agree.
     A tree may hold ``None`` where ``first`` holds a leaf (see ``leaves_like``)."""
     leaves, structure = tree.flatten(first)
-    columns = [leaves]
+    columns, checked = [leaves], []
     for other in rest:
+        if type(other) is PerLeaf:
+            if len(other) != len(leaves):
+                raise TreeError(f"{where}: {len(other)} values for {len(leaves)} leaves (was the "
+                                f"state made by init for these params?)")
+            columns.append(other)
+            continue
         other_leaves, other_structure = tree.flatten(other)
         columns.append(other_leaves if other_structure == structure else
                        leaves_like(where, first, other))
+        checked.append(columns[-1])
     shapes = [getattr(leaf, "shape", ()) for leaf in leaves]  # Python scalars: ()
-    for other_leaves in columns[1:]:
+    for other_leaves in checked:
         if [getattr(leaf, "shape", ()) for leaf in other_leaves] == shapes:
             continue
         for shape, leaf in zip(shapes, other_leaves, strict=True):
-            if getattr(leaf, "shape", ()) != shape and not _flag_or_none(leaf):
+            if leaf is not None and getattr(leaf, "shape", ()) != shape:  # None: masked
                 raise ShapeError(f"{where}: leaf shapes differ, {shape} and "
                                  f"{getattr(leaf, 'shape', ())} (was the state made by init "
                                  f"for these params?)")
