@@ -115,3 +115,24 @@ def test_multi_steps_of_one_is_the_optimizer():
     grads = [DenseParams(np.full((2, 2), g), np.full(2, -g)) for g in (0.5, 1.5)]
     assert_trees_equal(run(optim.multi_steps(optim.adam(0.1), 1), params, grads)[0],
                        run(optim.adam(0.1), params, grads)[0])
+
+
+def test_a_run_resumed_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path):
+    opt = optim.multi_steps(optim.inject_hyperparams(optim.adam)(lr=schedule), 2)
+    model, loss = mlp(), losses.softmax_cross_entropy()
+    step = fnn.make_train_step(model, loss, opt)
+    rng = np.random.default_rng(1)
+    batches = [(rng.normal(size=(4, 3)).astype(np.float32), rng.integers(0, 3, size=4))
+               for _ in range(6)]
+    ts = fnn.init_train_state(model, opt, random.key(0), (3,))
+    for xb, tb in batches[:3]:
+        ts, _ = step(ts, xb, tb)
+    fnn.checkpoint.save(tmp_path / "run.npz", ts)
+    resumed = fnn.checkpoint.load(tmp_path / "run.npz",
+                                  like=fnn.init_train_state(model, opt, random.key(5), (3,)))
+    assert_trees_equal(resumed, ts)
+    for xb, tb in batches[3:]:
+        ts, _ = step(ts, xb, tb)
+        resumed, _ = step(resumed, xb, tb)
+    assert_trees_equal(resumed, ts)
+    assert optim.hyperparams(resumed.opt_state) == optim.hyperparams(ts.opt_state)
