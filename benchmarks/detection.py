@@ -3,9 +3,11 @@
 
     python -m benchmarks.detection [--rounds 20]
 
-The floor is every matrix product the step must compute (convolutions as im2col
-products: forward w·col, weight gradient dy·colᵀ, input gradient wᵀ·dy except for the
-first layer; dense layers likewise), on preallocated arrays of the step's shapes.
+The floor is every matrix product the step must compute (convolutions as im2col products:
+forward w·col, weight gradient dy·colᵀ, input gradient wᵀ·dy except for the first layer;
+dense layers likewise), on preallocated arrays of the step's shapes. Also printed: the fnn
+step's CPU time (all threads), which a busy machine inflates least; with
+OPENBLAS_NUM_THREADS=1 it is close to the step's time on an idle core.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import importlib.util
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,11 +103,16 @@ def main() -> None:
     fnn.keep_freed_memory()
     workload = w6()
     times = measure(workload, rounds=args.rounds, warmup=2)
+    # CPU time (all threads) is what a busy shared machine inflates least
+    cpu = time.process_time()
+    for _ in range(args.rounds):
+        workload.variants["fnn"]()
+    cpu = (time.process_time() - cpu) / args.rounds
     print(f"{platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}, float32, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{workload.name}: fnn {times['fnn'] * 1e3:.1f} ms/step "
           f"({workload.batch / times['fnn']:.0f} images/s), floor {times['floor'] * 1e3:.1f} ms, "
-          f"fnn/floor {times['fnn'] / times['floor']:.2f}")
+          f"fnn/floor {times['fnn'] / times['floor']:.2f}; CPU time {cpu * 1e3:.1f} ms/step")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ EPOCHS = 20
 TRAIN_SCENES = 10000
 TEST_SCENES = 1000
 BATCH = 32
+PLOT_SCORE = 0.15   # detections drawn in the picture score at least this
 PEAK_LR = 1e-3
 
 
@@ -77,7 +78,8 @@ def evaluate(model, ts, scenes, targets, batch_size=200):
 
 
 def plot(path, scenes, found, count=8):
-    """Test scenes with their true boxes (green) and the detections (red, class and score)."""
+    """Test scenes with their true boxes (green) and the detections scoring at least PLOT_SCORE
+    (red, with class and score)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -90,13 +92,13 @@ def plot(path, scenes, found, count=8):
         for x0, y0, x1, y1 in boxes:
             ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime", lw=1))
         for (x0, y0, x1, y1), c, s in zip(det.boxes, det.classes, det.scores, strict=True):
-            if s < 0.3:
+            if s < PLOT_SCORE:
                 continue
             ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="red", lw=1))
-            ax.text(x0, y0 - 1, f"{c} {s:.2f}", color="red", fontsize=7)
+            ax.text(x0, y0 - 1, f"{c} {s:.2f}", color="red", fontsize=8)
         ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=60)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
