@@ -17,7 +17,6 @@ import numpy as np
 
 import fnn
 from fnn import checkpoint, layers, losses, optim, random
-from fnn.errors import FnnError
 
 N_SAMPLES, BATCH, EPOCHS = 50, 8, 3      # 7 batches an epoch, the last of 2 samples: 21 steps
 
@@ -83,7 +82,7 @@ def outcome(run) -> dict:
     """What ``run()`` raised (class and message) or None."""
     try:
         run()
-    except FnnError as exc:
+    except Exception as exc:
         return {"error": type(exc).__name__, "message": str(exc)}
     return {"error": None}
 
@@ -129,9 +128,13 @@ def bad_data(comm, out):
     xb, tb = next(fnn.data.batches(x, labels, 16, shard=comm.shard))
     bad_labels = np.where(comm.rank == 1, tb + 10, tb)
     bad_x = xb[:, :4] if comm.rank == 1 else xb
+    def callback(ts, history):
+        return 1 / 0
+
     return {"labels": outcome(lambda: step(ts, xb, bad_labels)),
             "features": outcome(lambda: step(ts, bad_x, tb)),
-            "after": outcome(lambda: step(ts, xb, tb))}
+            "after": outcome(lambda: step(ts, xb, tb)),
+            "callback": outcome(lambda: fit_run(comm, epochs=1, callbacks=[callback]))}
 
 
 def mismatch(comm, out):

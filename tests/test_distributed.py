@@ -147,7 +147,7 @@ def test_checkpoint_from_rank_0_resumes_on_two_ranks_and_on_one_process(two):
 def test_an_error_on_one_rank_ends_every_rank(two):
     """Rank 1's bad labels fail in its loss (after the batch-norm forward's exchanges),
     its bad features in its first layer (before them); every rank raises, none hangs,
-    and the next step works."""
+    and the next step works. So does an error in a callback on rank 0."""
     labels, features, after = ([r[case] for r in two[1]["bad_data"]]
                                for case in ("labels", "features", "after"))
     assert [e["error"] for e in labels] == ["DataError"] * 2
@@ -155,6 +155,10 @@ def test_an_error_on_one_rank_ends_every_rank(two):
     assert [e["error"] for e in features] == ["ShapeError"] * 2
     assert features[0]["message"].startswith("rank 1: layer 0 of sequential, dense(6): expected")
     assert [e["error"] for e in after] == [None, None]
+    # A callback (run on rank 0 alone) that fails ends every rank too.
+    callback = [r["callback"] for r in two[1]["bad_data"]]
+    assert [e["error"] for e in callback] == ["ZeroDivisionError", "RankError"]
+    assert callback[1]["message"] == "rank 0 failed with ZeroDivisionError: division by zero"
 
 
 @needs_mpi
