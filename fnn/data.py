@@ -169,7 +169,10 @@ def _read_idx_stream(path: Path, stream: Any, size: int, gzipped: bool) -> np.nd
     elif size - header != expected:
         raise DataError(f"{path}: {'truncated' if size - header < expected else 'oversized'} "
                         f"body: {needs}, got {size - header}")
-    out = np.empty(shape, dtype)
+    try:
+        out = np.empty(shape, dtype)
+    except MemoryError:
+        raise DataError(f"{path}: no memory for the array: {needs}") from None
     got = read_into(stream, out)
     if got != expected:
         raise DataError(f"{path}: {'truncated' if got < expected else 'oversized'} body: "

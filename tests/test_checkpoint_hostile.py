@@ -127,6 +127,9 @@ def hostile_files(d):
         gzipped(d / "long.idx.gz", idx_header(0x08, (2, 3)), zeros(BOMB)), idx)
     files["gzip IDX: header says 4 GiB, 1 KiB file"] = (
         gzipped(d / "huge.idx.gz", idx_header(0x08, (1 << 16, 1 << 16)), zeros(1 << 10)), idx)
+    # Honest, but more than the process may map: refused as an fnn error, not MemoryError.
+    files["gzip IDX: 128 MiB declared and held"] = (
+        gzipped(d / "honest.idx.gz", idx_header(0x08, (BOMB,)), zeros(BOMB)), idx)
     files["raw IDX: header says 8 TiB"] = (
         written(d / "huge.idx", idx_header(0x0E, (1 << 20, 1 << 20))), idx)
     return files
@@ -161,6 +164,8 @@ EXPECTED = {
     "gzip IDX: 128 MiB body, header says 6 bytes": ("DataError", "oversized body: shape (2, 3) "
                                                     "of uint8 needs 6 bytes, got more"),
     "gzip IDX: header says 4 GiB, 1 KiB file": ("DataError", "deflated bytes can hold"),
+    "gzip IDX: 128 MiB declared and held": ("DataError", "no memory for the array: shape "
+                                            "(134217728,) of uint8 needs 134217728 bytes"),
     "raw IDX: header says 8 TiB": ("DataError", "truncated body: shape (1048576, 1048576) of "
                                    "float64 needs 8796093022208 bytes, got 0"),
 }
