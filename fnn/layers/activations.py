@@ -14,7 +14,7 @@ import numpy as np
 
 from fnn.core import Layer, call_text, check_float
 from fnn.errors import ConfigError
-from fnn.numerics import erf, logistic_from_tail, logistic_tail
+from fnn.numerics import erfc, logistic_from_tail, logistic_tail
 from fnn.validators import non_negative, unit_interval
 
 __all__ = ["elementwise", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity",
@@ -109,8 +109,9 @@ _SQRT_2_OVER_PI = 0.7978845608028654
 
 
 def _gelu_erf_forward(x):
-    cdf = erf(x * _SQRT_HALF)  # in float64: the 0.5·(1 + erf) below then rounds once
-    cdf += 1
+    # Φ(x) = erfc(−x/√2)/2 in float64: 1 + erf(x/√2) would cancel for x < 0 (all of
+    # Φ lost below x ≈ −8.3, where PyTorch's x·(1 + erf)/2 gives 0)
+    cdf = erfc(np.multiply(x, -_SQRT_HALF, dtype=np.float64))  # erfc magnifies x's rounding
     cdf *= 0.5
     return (x * cdf).astype(x.dtype, copy=False), (x, cdf)
 
@@ -155,10 +156,12 @@ def _gelu_tanh_backward(cache, dy):
 
 
 def gelu(approximate: str = "none") -> Layer:
-    """y = x·Φ(x) = x·(1 + erf(x/√2))/2, Φ the standard normal CDF; dx = dy·(Φ(x) + x·φ(x)).
+    """y = x·Φ(x) = x·erfc(−x/√2)/2, Φ the standard normal CDF; dx = dy·(Φ(x) + x·φ(x)).
 
     ``approximate="tanh"`` uses x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2 instead, as
-    PyTorch's ``GELU(approximate="tanh")``. The exact form computes erf in float64.
+    PyTorch's ``GELU(approximate="tanh")``. The exact form computes erfc in float64, so
+    its value and gradient keep their precision in the negative tail, where PyTorch's
+    x·(1 + erf(x/√2))/2 loses digits (and is 0 below x ≈ −8.3).
     """
     if approximate == "none":
         return elementwise("gelu()", _gelu_erf_forward, _gelu_erf_backward)

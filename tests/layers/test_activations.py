@@ -100,7 +100,8 @@ def test_elu_and_gelu_against_their_definitions():
                                rtol=1e-15)
     np.testing.assert_allclose(forward(layers.elu(0.3)),
                                [0.3 * math.expm1(v) if v <= 0 else v for v in xs], rtol=1e-15)
-    exact = [v * (1 + math.erf(v / math.sqrt(2))) / 2 for v in xs]
+    # x/√2 rounded as the layer does (by √½), since erfc magnifies its rounding by 2(x/√2)²
+    exact = [v * math.erfc(-v * math.sqrt(0.5)) / 2 for v in xs]
     np.testing.assert_allclose(forward(layers.gelu()), exact, rtol=1e-15, atol=1e-300)
     tanh_form = [v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))) / 2 for v in xs]
     np.testing.assert_allclose(forward(layers.gelu(approximate="tanh")), tanh_form, rtol=1e-14)
@@ -108,6 +109,23 @@ def test_elu_and_gelu_against_their_definitions():
     assert abs(layers.gelu().forward(None, None, np.array([[1.0]]))[0][0, 0] - 0.8413447460685429) < 1e-15
     assert abs(layers.gelu(approximate="tanh").forward(None, None, np.array([[1.0]]))[0][0, 0]
                - 0.8411919906082768) < 1e-15
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_keeps_its_precision_in_the_negative_tail(dtype):
+    # x·(1 + erf(x/√2))/2 loses Φ(x) to cancellation there: 2% off at −8, 0 at −10
+    xs = [-3.0, -5.0, -8.0, -10.0, -12.0, -20.0]
+    x = np.array([xs], dtype)
+    layer = layers.gelu()
+    y, _, cache = layer.forward(None, None, x)
+    dx, _ = layer.backward(None, cache, np.ones_like(x))
+    cdf = [math.erfc(-v * math.sqrt(0.5)) / 2 for v in xs]   # x/√2 rounded as the layer does
+    value = [v * p for v, p in zip(xs, cdf, strict=True)]
+    slope = [p + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi) for v, p in zip(xs, cdf, strict=True)]
+    assert y.dtype == dx.dtype == dtype
+    rtol = 16 * np.finfo(dtype).eps
+    np.testing.assert_allclose(y[0], np.array(value, dtype), rtol=rtol, atol=0)
+    np.testing.assert_allclose(dx[0], np.array(slope, dtype), rtol=rtol, atol=0)
 
 
 def test_gelu_is_finite_for_huge_inputs_and_keeps_float32():
