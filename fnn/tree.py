@@ -214,7 +214,10 @@ def _collect(node: Tree, out: list) -> None:
         out.append(node)
         return
     for child in _values(node, kind):
-        _collect(child, out)
+        if type(child) is np.ndarray:  # the common leaf, without a call
+            out.append(child)
+        else:
+            _collect(child, out)
 
 
 def all_leaves(predicate: Callable[[Any], bool], tree: Tree,

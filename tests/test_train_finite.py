@@ -75,3 +75,31 @@ def test_finite_states_whose_squares_overflow_pass():
     step = fnn.make_train_step(model, loss, optim.sgd(1e-40))
     new_ts, _ = step(fnn.TrainState(big, ts.state, ts.opt_state, ts.key), x, np.zeros((4, 2), np.float32))
     np.testing.assert_array_equal(new_ts.params[0].w, big[0].w)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("partner", [0.0, -np.inf, 1e30], ids=["zeros", "-inf", "huge"])
+def test_a_non_finite_leaf_is_found_whatever_the_leaf_it_is_dotted_with(bad, partner):
+    # the check dots leaves of one shape in pairs (a·b): inf·0 is NaN, inf·-inf is -inf;
+    # the params come first, so the error names them
+    from fnn.train import check_finite_state
+    good = np.zeros(4, np.float32)
+    a = np.array([1.0, bad, 2.0, 3.0], np.float32)
+    b = np.array([5.0, partner, 7.0, 8.0], np.float32)
+    with pytest.raises(NonFiniteError, match=r"the new params\[1\]"):
+        check_finite_state(3, (good, a), None, (good, b))
+    # finite leaves whose products overflow float32 pass
+    check_finite_state(3, (good, np.full(4, 1e30, np.float32)), None,
+                       (np.full(4, -1e30, np.float32),))
+
+
+@pytest.mark.parametrize("optimizer", [
+    optim.chain(optim.clip_by_global_norm(1e30), optim.sgd(1e39)),
+    optim.inject_hyperparams(optim.adam)(1e38),
+], ids=["clip then sgd", "inject_hyperparams(adam)"])
+def test_an_overflow_outside_the_per_leaf_pass_raises(optimizer):
+    # the optimizer pass dots the leaves it makes only for a per-leaf transform; others
+    # (a chain with a global clip, a wrapper) leave the whole check to the step
+    model, loss, x, t = dense_case()
+    error, _ = attempt(model, loss, optimizer, x, t)
+    assert error is not None and "params[0].w" in str(error), error
