@@ -73,6 +73,32 @@ def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], kernel: Pair, st
     return padded[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 
 
+def input_grad_stride1(w_rows: np.ndarray, dy: np.ndarray, x_shape: tuple[int, int, int, int],
+                       kernel: Pair, padding: Pair) -> np.ndarray:
+    """dx of a stride-1 convolution, ``col2im(w_rowsᵀ·dy)`` without col2im's short strided adds.
+
+    ``w_rows`` is w flattened to (filters, C·kh·kw), ``dy`` of shape (N, filters, oh, ow).
+    With dy laid on the padded input's grid (image n, row y, column x at n·hp·wp + y·wp + x,
+    zeros past oh and ow), kernel offset (i, j) sends the gradient at grid position s to
+    s + i·wp + j, so each offset's share is one shifted add over whole contiguous rows.
+    """
+    n, c, h, w = x_shape
+    (kh, kw), (ph, pw) = kernel, padding
+    hp, wp = h + 2 * ph, w + 2 * pw
+    filters, (oh, ow) = dy.shape[1], dy.shape[2:]
+    grid = np.zeros((filters, n, hp, wp), dtype=dy.dtype)
+    grid[:, :, :oh, :ow] = dy.transpose(1, 0, 2, 3)
+    size = n * hp * wp
+    dcol = (w_rows.T @ grid.reshape(filters, size)).reshape(c, kh * kw, size)
+    shifts = [i * wp + j for i in range(kh) for j in range(kw)]  # shifts[0] == 0
+    padded = dcol[:, 0].copy()
+    # A valid position's share stays inside its own padded image; the shares cut off at the
+    # end come from grid positions past oh or ow, which hold zeros.
+    for k in range(1, kh * kw):
+        padded[:, shifts[k]:] += dcol[:, k, :size - shifts[k]]
+    return padded.reshape(c, n, hp, wp)[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
+
+
 def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tuple[int, int] = 1,
            padding: int | tuple[int, int] = 0, w_init: Initializer | None = None,
            b_init: Initializer = zeros, use_bias: bool = True) -> Layer:
@@ -81,7 +107,8 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
     y[n, f, y, x] = Σ_{c,i,j} w[f, c, i, j] · x_pad[n, c, y·sh + i, x·sw + j] + b[f], of shape
     (N, filters, oh, ow) with oh = (H + 2·ph − kh) // sh + 1 (likewise ow). ``kernel_size``,
     ``stride`` and ``padding`` (zeros) are ints or (height, width) pairs.
-    Backward: dW = dy·colᵀ, db = Σ dy, dx = col2im(Wᵀ·dy). ``w_init`` (default
+    Backward: dW = dy·colᵀ, db = Σ dy, dx = col2im(Wᵀ·dy) (for stride 1 on the padded grid,
+    ``input_grad_stride1``). ``w_init`` (default
     ``glorot_uniform()``) is called with the shape (kh, kw, in_channels, filters), so
     fans count the receptive field; the result is transposed to (filters, in_channels, kh, kw).
     """
@@ -129,7 +156,11 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
     def backward(params, cache, dy):
         col, x_shape = cache
         dy_rows = rows(dy)
-        dcol = params.w.reshape(len(params.w), -1).T @ dy_rows
-        return col2im(dcol, x_shape, kernel, strides, pads), grads(params, col, dy_rows)
+        w_rows = params.w.reshape(len(params.w), -1)
+        if strides == (1, 1):
+            dx = input_grad_stride1(w_rows, dy, x_shape, kernel, pads)
+        else:
+            dx = col2im(w_rows.T @ dy_rows, x_shape, kernel, strides, pads)
+        return dx, grads(params, col, dy_rows)
 
     return Layer(name, init, forward, backward, param_grads, uses_key=False)

@@ -7,7 +7,7 @@ import fnn
 from fnn import initializers, random
 from fnn.errors import DTypeError, ShapeError
 from fnn.layers import ConvParams, conv2d
-from fnn.layers.conv import col2im, im2col
+from fnn.layers.conv import col2im, im2col, input_grad_stride1
 from fnn.testing import assert_layer_gradients, assert_trees_equal
 from tests.layers.layer_checks import assert_init_agrees_with_forward, assert_pure_and_dtype_preserving
 
@@ -115,6 +115,20 @@ def test_col2im_is_the_adjoint_of_im2col_keeps_the_dtype_and_allocates_the_padde
     assert back.dtype == np.float32 and back.shape == x.shape
     assert back.base.size == 2 * 3 * (6 + 2) * (5 + 4)
     np.testing.assert_allclose(np.vdot(col, c), np.vdot(x, back), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kernel, padding, shape", [((3, 3), (1, 1), (2, 3, 5, 6)),
+                                                     ((2, 3), (0, 2), (3, 2, 4, 4)),
+                                                     ((5, 5), (0, 0), (2, 1, 7, 5))])
+def test_stride1_input_grad_equals_col2im_of_the_column_gradient(rng, kernel, padding, shape):
+    w = rng.normal(size=(4, shape[1], *kernel))
+    out_hw = [n + 2 * p - k + 1 for n, k, p in zip(shape[2:], kernel, padding, strict=True)]
+    dy = rng.normal(size=(shape[0], 4, *out_hw))
+    w_rows = w.reshape(4, -1)
+    expected = col2im(w_rows.T @ dy.transpose(1, 0, 2, 3).reshape(4, -1), shape, kernel, (1, 1),
+                      padding)
+    np.testing.assert_allclose(input_grad_stride1(w_rows, dy, shape, kernel, padding), expected,
+                               rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
