@@ -39,6 +39,12 @@ def _axes(x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return (0, 2, 3), (-1, 1, 1)
 
 
+def _dot_per_feature(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ a·b over every axis but the feature axis (1), in one pass and without a temporary."""
+    subscripts = "nc,nc->c" if a.ndim == 2 else "nchw,nchw->c"
+    return np.einsum(subscripts, a, b)
+
+
 def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5, sync: Any = None) -> Layer:
     """y = gamma · (x − μ) / √(σ² + eps) + beta, per feature of (N, F) inputs or per channel
     of (N, C, H, W) inputs (statistics over N, H and W, unlike the book's per activation).
@@ -104,30 +110,30 @@ def batch_norm(*, momentum: float = 0.9, eps: float = 1e-5, sync: Any = None) ->
                                   "batches)")
             mean = total / m
             centred = x - mean.reshape(column)
-            var = summed(np.square(centred).sum(axis=axes))[0] / m
+            var = summed(_dot_per_feature(centred, centred))[0] / m
             new_state = BatchNormState(momentum * state.mean + (1 - momentum) * mean,
                                        momentum * state.var + (1 - momentum) * var)
         else:
             centred = x - state.mean.reshape(column)
             var, new_state, m = state.var, state, 0
         inv_std = 1 / np.sqrt(var + eps)
-        x_hat = centred
-        x_hat *= inv_std.reshape(column)
-        y = x_hat * params.gamma.reshape(column)
+        # y = centred · (gamma / √(σ² + eps)) + beta: x̂ itself is never stored, backward
+        # folds its 1 / √(σ² + eps) into per-feature factors.
+        y = centred * (params.gamma * inv_std).reshape(column)
         y += params.beta.reshape(column)
-        return y, new_state, (x_hat, inv_std, m)
+        return y, new_state, (centred, inv_std, m)
 
     def backward(params, cache, dy):
-        x_hat, inv_std, m = cache  # m: values per feature in the (global) batch; 0 in evaluation
+        centred, inv_std, m = cache  # m: values per feature in the (global) batch; 0 in evaluation
         axes, column = _axes(dy)
         dbeta = dy.sum(axis=axes)
-        dgamma = (dy * x_hat).sum(axis=axes)
+        dgamma = _dot_per_feature(dy, centred) * inv_std
         grads = BatchNormParams(dgamma, dbeta)
         scale = (params.gamma * inv_std).reshape(column)
         if not m:
             return dy * scale, grads
         dbeta, dgamma = summed(dbeta, dgamma)
-        dx = x_hat * (dgamma / -m).reshape(column)
+        dx = centred * (dgamma * inv_std / -m).reshape(column)
         dx += dy
         dx -= (dbeta / m).reshape(column)
         dx *= scale
