@@ -6,8 +6,10 @@
 
 For every workload: ms per train step (median of interleaved rounds), samples
 per second, the peak memory a step allocates against what it must hold, and
-two references measured in the same rounds: the hand-fused numpy step and the
-matrix-product floor. Then what fnn's checks cost, and the peak memory of a
+the references measured in the same rounds: the hand-fused numpy step, the
+matrix-product floor and, where installed (``pip install -e '.[bench]'``),
+PyTorch eager and JAX jit on CPU, each in a process of its own
+(``benchmarks/peers.py``). Then what fnn's checks cost, and the peak memory of a
 whole W1 training run against its bound.
 """
 
@@ -22,7 +24,7 @@ import tracemalloc
 import numpy as np
 
 import fnn
-from benchmarks import cnn, harness, mlp
+from benchmarks import cnn, harness, mlp, peers
 from benchmarks.checks import check_cost_workload, finite_check_shares
 from benchmarks.harness import Workload, measure, nbytes, peak_bytes
 from fnn import random
@@ -31,13 +33,33 @@ MIB = 2**20
 
 
 def workloads(dtype) -> list[Workload]:
-    return [mlp.w1(100, dtype), mlp.w2(100, dtype), cnn.w3(100, dtype), mlp.w1(1, dtype),
-            mlp.w1(1000, dtype), mlp.w1_inference(1000, dtype), cnn.w3_inference(1000, dtype)]
+    return [mlp.w1(100, dtype), mlp.w2(100, dtype), cnn.w3(100, dtype), cnn.w6(32, dtype),
+            mlp.w1(1, dtype), mlp.w1(1000, dtype), mlp.w1_inference(1000, dtype),
+            cnn.w3_inference(1000, dtype)]
 
 
 def rounds_for(workload: Workload, quick: bool) -> int:
-    heavy = workload.batch >= 1000 or "W3" in workload.name
+    heavy = workload.batch >= 1000 or "W3" in workload.name or "W6" in workload.name
     return (5 if heavy else 20) if quick else (30 if heavy else 200)
+
+
+def with_peers(workload: Workload, frameworks) -> dict[str, peers.Peer]:
+    """Start the peers of a train-step workload and add them to its variants."""
+    if "spec" not in workload.extra or not frameworks:
+        return {}
+    e = workload.extra
+    started = peers.start(e["spec"], e["optimizer"], e["ts"], e["x"], e["t"], frameworks)
+    workload.variants.update(started)
+    return started
+
+
+def peer_loss_check(workload: Workload, started: dict[str, peers.Peer]) -> list[str]:
+    """Warnings for peers whose first loss differs from fnn's: then the work is not the same."""
+    e = workload.extra
+    mine = e["step"](e["ts"], e["x"], e["t"])[1].loss
+    return [f"  warning: {workload.name}: {name}'s first loss {peer.first_loss:.6f}, fnn's "
+            f"{mine:.6f}" for name, peer in started.items()
+            if abs(peer.first_loss - mine) > 1e-3 * max(1.0, abs(mine))]
 
 
 def training_run_memory(dtype, samples=8000, batch=100, steps=160) -> dict:
@@ -48,7 +70,7 @@ def training_run_memory(dtype, samples=8000, batch=100, steps=160) -> dict:
         rng = np.random.default_rng(0)
         x = rng.random((samples, 784), dtype=np.float32).astype(dtype)
         t = rng.integers(0, 10, samples)
-        model = mlp.mlp((500, 100, 10), fnn.layers.leaky_relu(0.1))
+        model = mlp.mlp((500, 100, 10), ["leaky", 0.1])
         optimizer = fnn.optim.momentum(0.01)
         ts = fnn.init_train_state(model, optimizer, random.key(0), (784,), dtype)
         step = fnn.make_train_step(model, fnn.losses.softmax_cross_entropy(), optimizer,
@@ -76,6 +98,9 @@ def main() -> None:
                              "default: leave glibc's malloc as it is (make_train_step(..., "
                              "keep_freed_memory=False))")
     parser.add_argument("--only", help="comma-separated workload prefixes, e.g. W1,W3")
+    parser.add_argument("--peers", default=",".join(peers.FRAMEWORKS),
+                        help="comma-separated frameworks to measure beside fnn where installed "
+                             "(torch, jax); empty for none")
     args = parser.parse_args()
     harness.KEEP_FREED_MEMORY = args.malloc == "keep"
     kept = fnn.keep_freed_memory() if args.malloc == "keep" else False
@@ -83,31 +108,54 @@ def main() -> None:
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
                f" numpy {np.__version__}, {dtype}, malloc {'kept' if kept else 'default'}")
     print(f"fnn benchmarks: {machine}\n")
-    header = (f"{'workload':42s} {'fnn ms':>8s} {'fused ms':>9s} {'floor ms':>9s} "
-              f"{'/fused':>7s} {'/floor':>7s} {'samples/s':>10s} {'peak MiB':>9s} {'bound':>7s}")
+    frameworks = [f for f in args.peers.split(",") if f]
+    columns = ["fnn", "fused", "floor", *frameworks]
+    header = (f"{'workload':42s} " + " ".join(f"{c + ' ms':>9s}" for c in columns)
+              + f" {'/fused':>7s} {'/floor':>7s}" + "".join(f" {'x ' + c:>8s}" for c in frameworks)
+              + f" {'samples/s':>10s} {'peak MiB':>9s} {'bound':>7s}")
     print(header)
     print("-" * len(header))
-    results = {"machine": machine, "workloads": [], "checks": [], "training_run": None}
+    results = {"machine": machine, "threads": peers.threads(), "workloads": [], "checks": [],
+               "training_run": None}
     selected = [w for w in workloads(dtype)
                 if not args.only or any(w.name.startswith(p) for p in args.only.split(","))]
+    warnings = []
     for workload in selected:
-        times = measure(workload, rounds=rounds_for(workload, args.quick), warmup=3)
+        started = with_peers(workload, frameworks)
+        try:
+            warnings += peer_loss_check(workload, started)
+            times = measure(workload, rounds=rounds_for(workload, args.quick), warmup=3)
+        finally:
+            for peer in started.values():
+                peer.close()
         peak = peak_bytes(workload.variants["fnn"])
         row = {"name": workload.name, "batch": workload.batch,
                **{f"{k}_ms": v * 1e3 for k, v in times.items()},
-               "fnn_over_fused": times["fnn"] / times["fused"],
-               "fnn_over_floor": times["fnn"] / times["floor"],
+               **{f"fnn_over_{k}": times["fnn"] / v for k, v in times.items() if k != "fnn"},
+               **{f"{k}_peak_rss_mib": peer.peak_rss_mib for k, peer in started.items()},
                "samples_per_s": workload.batch / times["fnn"],
                "peak_mib": peak / MIB, "bound_mib": workload.bound_bytes / MIB}
         results["workloads"].append(row)
-        bound = f"{row['bound_mib']:7.1f}" if workload.bound_bytes else f"{'':7s}"
-        print(f"{workload.name:42s} {row['fnn_ms']:8.3f} {row['fused_ms']:9.3f} "
-              f"{row['floor_ms']:9.3f} {row['fnn_over_fused']:7.2f} {row['fnn_over_floor']:7.2f} "
-              f"{row['samples_per_s']:10.0f} {row['peak_mib']:9.1f} {bound}")
+
+        def cell(value, width, digits):
+            return f" {value:{width}.{digits}f}" if value is not None else f" {'-':>{width}s}"
+
+        print(f"{workload.name:42s}" + "".join(cell(row.get(f"{c}_ms"), 9, 3) for c in columns)
+              + cell(row.get("fnn_over_fused"), 7, 2) + cell(row.get("fnn_over_floor"), 7, 2)
+              + "".join(cell(row.get(f"fnn_over_{c}"), 8, 2) for c in frameworks)
+              + f" {row['samples_per_s']:10.0f} {row['peak_mib']:9.1f}"
+              + (cell(row["bound_mib"], 7, 1) if workload.bound_bytes else ""))
+    for line in warnings:
+        print(line)
+    rss = [f"{row['name'].split()[0]} {k.split('_')[0]} {v:.0f}" for row in results["workloads"]
+           for k, v in row.items() if k.endswith("_peak_rss_mib")]
+    if rss:
+        print("peers' peak resident memory (MiB, whole process): " + ", ".join(rss))
     print("\nwhat the checks cost (the same step with them switched off)")
     for workload in selected:
         if "inference" in workload.name or workload.batch != 100:
             continue
+        workload.variants = {k: v for k, v in workload.variants.items() if k not in frameworks}
         # Twice the rounds: a difference of a few percent needs more samples than a ratio.
         times = measure(check_cost_workload(workload),
                         rounds=2 * rounds_for(workload, args.quick), warmup=3)

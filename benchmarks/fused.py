@@ -6,6 +6,9 @@ import numpy as np
 
 LEARNING_RATE, MOMENTUM = 0.01, 0.9
 ADAM = dict(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8)
+# the same, as the peers' optimizer specs (benchmarks.peers)
+ADAM_SPEC = ["adam", ADAM["lr"], ADAM["b1"], ADAM["b2"], ADAM["eps"]]
+MOMENTUM_SPEC = ["momentum", LEARNING_RATE, MOMENTUM]
 
 
 class InPlaceOptimizer:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 import fnn
-from benchmarks.fused import ADAM, LEARNING_RATE, MOMENTUM, InPlaceOptimizer, softmax_cross_entropy_grad
+from benchmarks import peers
+from benchmarks.fused import ADAM_SPEC, MOMENTUM_SPEC, InPlaceOptimizer, softmax_cross_entropy_grad
 from benchmarks.harness import Workload, fnn_step, nbytes
-from fnn import layers, optim
+from fnn import optim
 from fnn.layers.dense import weight_grad
 
 
@@ -78,41 +79,47 @@ class FusedMLP:
                 np.matmul(self.dz[i], self.w[i].T, out=self.dz[i - 1])
 
 
-def mlp(widths, activation):
-    hidden = []
+def mlp_spec(widths, activation):
+    """The MLP with dense layers of ``widths``, ``activation`` (a spec entry) between them."""
+    spec = []
     for width in widths[:-1]:
-        hidden += [layers.dense(width), activation]
-    return fnn.sequential(*hidden, layers.dense(widths[-1]))
+        spec += [["dense", width], activation]
+    return [*spec, ["dense", widths[-1]]]
 
 
-def mlp_workload(name, widths, activation, optimizer, batch, dtype, adam):
+def mlp(widths, activation):
+    return peers.model(mlp_spec(widths, activation))
+
+
+def mlp_workload(name, widths, activation, opt_spec, batch, dtype):
     x, t = batch_data((batch, 784), dtype)
-    model = mlp(widths, activation)
-    call, ts, step = fnn_step(model, optimizer, x, t, dtype)
-    fused = FusedMLP(ts, x, t, 0.1 if activation.name.startswith("leaky") else 0.0, adam)
+    spec = mlp_spec(widths, activation)
+    call, ts, step = fnn_step(peers.model(spec), peers.optimizer(opt_spec), x, t, dtype)
+    fused = FusedMLP(ts, x, t, activation[1] if activation[0] == "leaky" else 0.0,
+                     adam=opt_spec[0] == "adam")
     # what a step must hold: params and their gradients, the optimizer state, the new
     # params and state, and per layer the pre-activations, activations and their gradients
     activations = batch * sum(widths) * np.dtype(dtype).itemsize * 3
     bound = 3 * nbytes(ts.params) + 2 * nbytes(ts.opt_state) + activations + x.nbytes
     return Workload(name, batch, {"fnn": call, "fused": fused.step, "floor": fused.floor},
-                    bound_bytes=bound, extra={"step": step, "ts": ts, "x": x, "t": t})
+                    bound_bytes=bound, extra={"step": step, "ts": ts, "x": x, "t": t,
+                                              "spec": spec, "optimizer": opt_spec})
 
 
 def w1(batch=100, dtype=np.float32):
     return mlp_workload(f"W1 MLP 784-500-100-10 leaky/momentum b={batch}", (500, 100, 10),
-                        layers.leaky_relu(0.1), optim.momentum(LEARNING_RATE, MOMENTUM), batch,
-                        dtype, adam=False)
+                        ["leaky", 0.1], MOMENTUM_SPEC, batch, dtype)
 
 
 def w2(batch=100, dtype=np.float32):
     return mlp_workload(f"W2 MLP 784-100-100-10 relu/adam b={batch}", (100, 100, 10),
-                        layers.relu(), optim.adam(**ADAM), batch, dtype, adam=True)
+                        ["relu"], ADAM_SPEC, batch, dtype)
 
 
 def w1_inference(batch=1000, dtype=np.float32):
     """Forward passes in evaluation mode, against the same forward in fused numpy."""
     x, t = batch_data((batch, 784), dtype)
-    model = mlp((500, 100, 10), layers.leaky_relu(0.1))
+    model = mlp((500, 100, 10), ["leaky", 0.1])
     _, ts, _ = fnn_step(model, optim.sgd(0.1), x, t, dtype)
     fused = FusedMLP(ts, x, t, 0.1, adam=False)
 
