@@ -44,15 +44,25 @@ def im2col(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair) -> np.ndarr
     """(N, C, H, W) images → the (C·kh·kw, N·oh·ow) column matrix, in ``x``'s dtype.
 
     Element [(c, i, j), (n, y, x)] is the padded x[n, c, y·sh + i, x·sw + j].
-    The windows are a strided view; the reshape is the one copy.
+    The windows are a strided view; copying them into the matrix is the one pass.
     """
+    return _columns(x, kernel, stride, padding, ones=False)
+
+
+def _columns(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, ones: bool) -> np.ndarray:
+    """``im2col``, with a last row of ones when ``ones`` (a bias column then rides in the
+    matrix products: the forward pass adds it, the weight gradient sums dy for it)."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     # Sizes written out, not -1: a batch of 0 has no size to infer from.
     n, c, oh, ow = windows.shape[:4]
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
+    col = np.empty((c * kh * kw + ones, n * oh * ow), dtype=x.dtype)
+    np.copyto(col[:c * kh * kw].reshape(c, kh, kw, n, oh, ow), windows.transpose(1, 4, 5, 0, 2, 3))
+    if ones:
+        col[-1] = 1
+    return col
 
 
 def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], kernel: Pair, stride: Pair,
@@ -108,7 +118,8 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
     (N, filters, oh, ow) with oh = (H + 2·ph − kh) // sh + 1 (likewise ow). ``kernel_size``,
     ``stride`` and ``padding`` (zeros) are ints or (height, width) pairs.
     Backward: dW = dy·colᵀ, db = Σ dy, dx = col2im(Wᵀ·dy) (for stride 1 on the padded grid,
-    ``input_grad_stride1``). ``w_init`` (default
+    ``input_grad_stride1``); the bias rides in the products as a column of W against a row
+    of ones in col, so neither adding it nor summing dy is a pass of its own. ``w_init`` (default
     ``glorot_uniform()``) is called with the shape (kh, kw, in_channels, filters), so
     fans count the receptive field; the result is transposed to (filters, in_channels, kh, kw).
     """
@@ -136,15 +147,18 @@ def conv2d(filters: int, kernel_size: int | tuple[int, int], *, stride: int | tu
         check_params(name, params, ConvParams, (filters, None, *kernel), (filters,))
         check_images(name, x, params.w.shape[1], params.w.dtype)
         oh, ow = output_size(name, x.shape[2:], kernel, strides, pads)
-        col = im2col(x, kernel, strides, pads)
-        y = params.w.reshape(len(params.w), -1) @ col
+        col = _columns(x, kernel, strides, pads, ones=params.b is not None)
+        w_rows = params.w.reshape(len(params.w), -1)
         if params.b is not None:
-            y += params.b[:, None]
+            w_rows = np.concatenate([w_rows, params.b[:, None]], axis=1)
+        y = w_rows @ col
         return y.reshape(filters, len(x), oh, ow).transpose(1, 0, 2, 3), state, (col, x.shape)
 
     def grads(params, col, dy_rows):
-        return ConvParams((dy_rows @ col.T).reshape(params.w.shape),
-                          dy_rows.sum(axis=1) if params.b is not None else None)
+        g = dy_rows @ col.T  # with a bias, its last column is db = Σ dy
+        if params.b is None:
+            return ConvParams(g.reshape(params.w.shape))
+        return ConvParams(g[:, :-1].reshape(params.w.shape), g[:, -1].copy())
 
     def rows(dy):
         # (N, filters, oh, ow) → (filters, N·oh·ow): free when dy has the forward output's layout.
