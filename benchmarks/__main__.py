@@ -24,7 +24,7 @@ import tracemalloc
 import numpy as np
 
 import fnn
-from benchmarks import cnn, harness, mlp, peers
+from benchmarks import cnn, detection, harness, mlp, peers
 from benchmarks.checks import check_cost_workload, finite_check_shares
 from benchmarks.harness import Workload, measure, nbytes, peak_bytes
 from fnn import random
@@ -34,12 +34,12 @@ MIB = 2**20
 
 def workloads(dtype) -> list[Workload]:
     return [mlp.w1(100, dtype), mlp.w2(100, dtype), cnn.w3(100, dtype), cnn.w6(32, dtype),
-            mlp.w1(1, dtype), mlp.w1(1000, dtype), mlp.w1_inference(1000, dtype),
+            detection.w7(32, dtype), mlp.w1(1, dtype), mlp.w1(1000, dtype), mlp.w1_inference(1000, dtype),
             cnn.w3_inference(1000, dtype)]
 
 
 def rounds_for(workload: Workload, quick: bool) -> int:
-    heavy = workload.batch >= 1000 or "W3" in workload.name or "W6" in workload.name
+    heavy = workload.batch >= 1000 or workload.name[:2] in ("W3", "W6", "W7")
     return (5 if heavy else 20) if quick else (30 if heavy else 200)
 
 
@@ -106,8 +106,10 @@ def main() -> None:
     kept = fnn.keep_freed_memory() if args.malloc == "keep" else False
     dtype = np.dtype(args.dtype)
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
-               f" numpy {np.__version__}, {dtype}, malloc {'kept' if kept else 'default'}")
-    print(f"fnn benchmarks: {machine}\n")
+               f" numpy {np.__version__}, {dtype}, malloc {'kept' if kept else 'default'}, "
+               f"{peers.threads()} threads for every implementation")
+    print(f"fnn benchmarks: {machine}")
+    print(f"load average at the start: {os.getloadavg()[0]:.2f}\n")
     frameworks = [f for f in args.peers.split(",") if f]
     columns = ["fnn", "fused", "floor", *frameworks]
     header = (f"{'workload':42s} " + " ".join(f"{c + ' ms':>9s}" for c in columns)
@@ -178,6 +180,9 @@ def main() -> None:
         print(f"\nW1 training run: peak {run['peak_mib']:.1f} MiB allocated, bound (params + "
               f"optimizer state + one batch's activations + data set) {run['bound_mib']:.1f} MiB,"
               f" ratio {run['ratio']:.2f}")
+    results["load_average_at_end"] = os.getloadavg()[0]
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (the machine's other work slows "
+          f"every implementation alike within a round, not across runs)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -1,7 +1,9 @@
 """CNN workloads: W3, the book's SimpleConvNet (conv 30×5×5 → ReLU → 2×2 max pool →
 dense 100 → ReLU → dense 10) trained with Adam, and its inference throughput (W5);
-W6, a YOLOv1-shaped stack (four 3×3 padded convs with batch norm, Leaky ReLU 0.1
-and 2×2 max pooling, 8 → 64 channels, on 1×96×96 images, then a dense head)."""
+W6, the network of examples/detect_digits.py (four blocks of 3×3 padded conv, batch
+norm, Leaky ReLU 0.1 and 2×2 max pooling, 8 → 64 channels, on 1×96×96 images, then
+dense 1024, Leaky ReLU and a dense head) with a 10-class cross-entropy head, which
+PyTorch and JAX run too (W7 in ``benchmarks.detection`` is the example's own step)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import fnn
 from benchmarks import peers
+from benchmarks.detection import products
 from benchmarks.fused import ADAM_SPEC, InPlaceOptimizer, softmax_cross_entropy_grad
 from benchmarks.harness import Workload, fnn_step, nbytes
 from benchmarks.mlp import batch_data
@@ -18,10 +21,10 @@ from fnn import optim
 FILTERS, KERNEL, HIDDEN, CLASSES = 30, 5, 100, 10
 W3_SPEC = [["conv", FILTERS, KERNEL, 0, True], ["relu"], ["maxpool", 2], ["flatten"],
            ["dense", HIDDEN], ["relu"], ["dense", CLASSES]]
-W6_CHANNELS, W6_SIDE = (8, 16, 32, 64), 96
+W6_CHANNELS, W6_SIDE, W6_HIDDEN = (8, 16, 32, 64), 96, 1024
 W6_SPEC = [entry for f in W6_CHANNELS
            for entry in (["conv", f, 3, 1, False], ["bn"], ["leaky", 0.1], ["maxpool", 2])] + \
-    [["flatten"], ["dense", CLASSES]]
+    [["flatten"], ["dense", W6_HIDDEN], ["leaky", 0.1], ["dense", CLASSES]]
 
 
 def simple_conv_net():
@@ -142,46 +145,25 @@ def w3(batch=100, dtype=np.float32):
                                               "spec": W3_SPEC, "optimizer": ADAM_SPEC})
 
 
-class ConvStackFloor:
-    """The matrix products of a step of a stack of 3×3 padded convs (each followed by a
-    2×2 pool) and a dense head, on preallocated im2col-shaped buffers."""
-
-    def __init__(self, batch, side, channels, classes, dtype):
-        rng = np.random.default_rng(0)
-        self.products = []  # (a, b, out) triples: out = a @ b
-        c = 1
-        for i, f in enumerate(channels):
-            p = batch * side * side
-            col, w = rng.random((9 * c, p), dtype=np.float32).astype(dtype), np.ones((f, 9 * c), dtype)
-            y = np.empty((f, p), dtype)
-            self.products += [(w, col, y), (y, col.T, np.empty_like(w))]   # forward, dW
-            if i:
-                self.products.append((w.T, y, np.empty_like(col)))        # dcol
-            c, side = f, side // 2
-        flat = np.ones((batch, c * side * side), dtype)
-        w, logits = np.ones((flat.shape[1], classes), dtype), np.empty((batch, classes), dtype)
-        self.products += [(flat, w, logits), (flat.T, logits, np.empty_like(w)),
-                          (logits, w.T, np.empty_like(flat))]
-        self.activations = sum(out.nbytes for _, _, out in self.products[:-3])
-
-    def __call__(self):
-        for a, b, out in self.products:
-            np.matmul(a, b, out=out)
-
-
 def w6(batch=32, dtype=np.float32):
-    """The YOLOv1-shaped conv stack, Adam; no hand-fused step (the floor only)."""
+    """The detector's network with a cross-entropy head, Adam; no hand-fused step."""
     x, t = batch_data((batch, 1, W6_SIDE, W6_SIDE), dtype)
-    call, ts, step = fnn_step(peers.model(W6_SPEC), peers.optimizer(ADAM_SPEC), x, t, dtype)
-    floor = ConvStackFloor(batch, W6_SIDE, W6_CHANNELS, CLASSES, dtype)
-    # params, grads and new params; Adam's moments, old and new; per conv layer its column
-    # matrix, output and column gradient (the floor's buffers), and the normalised,
-    # activated and pooled outputs and their gradients, about four more outputs
-    conv_outputs = sum(y.nbytes for _, _, y in floor.products[0::3][:len(W6_CHANNELS)])
-    bound = (3 * nbytes(ts.params) + 2 * nbytes(ts.opt_state) + floor.activations
-             + 4 * conv_outputs + x.nbytes)
-    return Workload(f"W6 conv stack bn/leaky adam 96x96 b={batch}", batch,
-                    {"fnn": call, "floor": floor}, bound_bytes=bound,
+    layer_list = peers.layers_of(W6_SPEC)
+    call, ts, step = fnn_step(fnn.sequential(*layer_list), peers.optimizer(ADAM_SPEC), x, t, dtype)
+    floor_calls = products(layer_list, ts.params, x.shape[1:], batch, dtype)
+    # params, grads and new params; Adam's moments, old and new; the batch; per layer its
+    # output and the output's gradient, and per conv its column matrix
+    shape, activations = x.shape[1:], 0
+    for layer in layer_list:
+        out_shape = layer.init(fnn.random.key(0), shape, dtype)[2]
+        activations += 2 * batch * int(np.prod(out_shape)) * x.itemsize
+        if layer.name.startswith("conv2d"):
+            activations += 9 * shape[0] * batch * int(np.prod(out_shape[1:])) * x.itemsize
+        shape = out_shape
+    bound = 3 * nbytes(ts.params) + 2 * nbytes(ts.opt_state) + activations + x.nbytes
+    return Workload(f"W6 detector net, cross-entropy b={batch}", batch,
+                    {"fnn": call, "floor": lambda: [product() for product in floor_calls]},
+                    bound_bytes=bound,
                     extra={"step": step, "ts": ts, "x": x, "t": t, "spec": W6_SPEC,
                            "optimizer": ADAM_SPEC})
 

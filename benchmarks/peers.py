@@ -28,12 +28,17 @@ from fnn import layers, optim
 FRAMEWORKS = ("torch", "jax")
 
 
-def model(spec) -> fnn.Layer:
-    """fnn's network for ``spec``."""
+def layers_of(spec) -> list[fnn.Layer]:
+    """fnn's layers for ``spec``."""
     make = {"conv": lambda f, k, p, bias: layers.conv2d(f, k, padding=p, use_bias=bias),
             "bn": layers.batch_norm, "relu": layers.relu, "leaky": layers.leaky_relu,
             "maxpool": layers.max_pool2d, "flatten": layers.flatten, "dense": layers.dense}
-    return fnn.sequential(*[make[kind](*args) for kind, *args in spec])
+    return [make[kind](*args) for kind, *args in spec]
+
+
+def model(spec) -> fnn.Layer:
+    """fnn's network for ``spec``."""
+    return fnn.sequential(*layers_of(spec))
 
 
 def optimizer(spec) -> optim.Transform:
@@ -62,6 +67,9 @@ class Peer:
                      **{f"p{i}": leaf for i, leaf in enumerate(leaves)})
             self.path = f.name
         env = dict(os.environ, OMP_NUM_THREADS=str(threads()))
+        if threads() == 1:
+            # XLA's CPU thread pool takes every core unless told otherwise
+            env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.peer", framework, self.path, str(threads())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,

@@ -17,7 +17,7 @@ def test_example_pieces_and_benchmark_workload():
                               (1, example.GRID.image_size, example.GRID.image_size))
     assert fnn.predict(model, ts, np.zeros((2, 1, 96, 96), np.float32)).shape == \
         (2, *example.GRID.output_shape)
-    workload = bench.w6(batch=2)
+    workload = bench.w7(batch=2)
     for variant in workload.variants.values():
         variant()
     # four convolutions (the first without an input gradient) and two dense layers
