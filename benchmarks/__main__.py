@@ -55,6 +55,8 @@ def with_peers(workload: Workload, frameworks) -> dict[str, peers.Peer]:
 
 def peer_loss_check(workload: Workload, started: dict[str, peers.Peer]) -> list[str]:
     """Warnings for peers whose first loss differs from fnn's: then the work is not the same."""
+    if not started:
+        return []
     e = workload.extra
     mine = e["step"](e["ts"], e["x"], e["t"])[1].loss
     return [f"  warning: {workload.name}: {name}'s first loss {peer.first_loss:.6f}, fnn's "
