@@ -144,7 +144,10 @@ def softmax_cross_entropy(*, label_smoothing: float = 0.0) -> Loss:
         t = _targets(name, y, t)
         if eps and t.dtype.kind == "f":
             t = t * (1 - eps) + eps / y.shape[1]
-        z, e, s = _shifted_exp(y)
+        # Below float64, y − max(y) may overflow to −inf (e^z is then 0, as it should
+        # be); the value is retaken in float64 below, so numpy's warning would only alarm.
+        with np.errstate(over="warn" if y.dtype == np.float64 else "ignore"):
+            z, e, s = _shifted_exp(y)
         value = _cross_entropy(z, s, t, eps)
         if not math.isfinite(value) and y.dtype != np.float64:
             value = _cross_entropy(*_shifted_exp(y.astype(np.float64))[::2], t, eps)
