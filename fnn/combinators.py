@@ -272,7 +272,9 @@ def _parallel(kind: str, branches: Sequence[Layer], out_shape: Callable[[str, li
         caches, how = cache
         dxs, grads = zip(*(kids.backward(i, params, caches, dy_i)
                            for i, dy_i in enumerate(split(dy, how, n))), strict=True)
-        dx = dxs[0] + dxs[1] if n > 1 else dxs[0]  # a fresh array: never dy itself
+        # The first sum makes a fresh array, so += never writes into a branch's dx (an
+        # identity branch hands back dy itself); one branch's dx passes through untouched.
+        dx = dxs[0] + dxs[1] if n > 1 else dxs[0]
         for more in dxs[2:]:
             dx += more
         return dx, grads
