@@ -108,11 +108,11 @@ def check_finite_grads(step: int, grads: Any) -> float:
     squares = float(sum([np.vdot(g, g) for g in leaves]))
     if math.isfinite(squares):
         return math.sqrt(squares)
-    for path, g in tree.leaves_with_paths(grads):
-        if not np.isfinite(g).all():
-            raise NonFiniteError(f"train step {step}: the gradient at {path} holds NaN or inf; "
-                                 f"the state before this step is unchanged (try a smaller "
-                                 f"learning rate or clip_by_global_norm)")
+    path = _first_non_finite(grads)
+    if path is not None:
+        raise NonFiniteError(f"train step {step}: the gradient at {path} holds NaN or inf; "
+                             f"the state before this step is unchanged (try a smaller "
+                             f"learning rate or clip_by_global_norm)")
     # Finite but so large that the squares overflow: scale by the largest magnitude first.
     scale = max(float(np.max(np.abs(g), initial=0.0)) for g in leaves)
     return scale * math.sqrt(sum(float(np.vdot(g / scale, g / scale)) for g in leaves))
@@ -142,12 +142,21 @@ def check_finite_state(step: int, params: Any, state: Any, opt_state: Any) -> No
     if np.isfinite(sum(dots)):
         return
     for name, part in (("params", params), ("state", state), ("opt_state", opt_state)):
-        for path, leaf in tree.leaves_with_paths(part):
-            if _is_float(leaf) and not np.isfinite(leaf).all():
-                where = name if path == "<root>" else name + path
-                raise NonFiniteError(f"train step {step}: the new {where} would hold NaN or inf; "
-                                     f"the state before this step is unchanged (try a smaller "
-                                     f"learning rate, or inputs of a smaller scale)")
+        path = _first_non_finite(part)
+        if path is not None:
+            where = name if path == "<root>" else name + path
+            raise NonFiniteError(f"train step {step}: the new {where} would hold NaN or inf; "
+                                 f"the state before this step is unchanged (try a smaller "
+                                 f"learning rate, or inputs of a smaller scale)")
+
+
+def _first_non_finite(part: Any) -> str | None:
+    """The path of the first float leaf of ``part`` holding a NaN or an infinity: the
+    exact scan behind both checks, paid only once their cheap sum was not finite."""
+    for path, leaf in tree.leaves_with_paths(part):
+        if _is_float(leaf) and not np.isfinite(leaf).all():
+            return path
+    return None
 
 
 def _is_float(leaf: Any) -> bool:
