@@ -19,9 +19,10 @@ from numpy.typing import DTypeLike
 
 from fnn import random
 from fnn.errors import ConfigError
+from fnn.validators import positive
 
 __all__ = ["Initializer", "zeros", "normal", "glorot_uniform", "glorot_normal",
-           "he_normal", "he_uniform", "fans", "initialize"]
+           "he_normal", "he_uniform", "variance_scaling", "fans", "initialize"]
 
 Initializer = Callable[..., np.ndarray]
 
@@ -52,36 +53,55 @@ def normal(std: float = 0.01) -> Initializer:
     return init
 
 
-def _scaled_uniform(limit_of: Callable[[int, int], float]) -> Initializer:
+_FAN_MODES = ("fan_in", "fan_out", "fan_avg")
+_DISTRIBUTIONS = ("normal", "uniform")
+
+
+def variance_scaling(scale: float, mode: str = "fan_in",
+                     distribution: str = "normal") -> Initializer:
+    """Weights of variance scale / n, n the fan in, the fan out or their mean (``mode``).
+
+    ``"normal"``: N(0, scale / n); ``"uniform"``: U(−a, a) with a = √(3·scale / n), the
+    same variance. The other factories are its cases, as in JAX; PyTorch's default for
+    ``Linear`` and ``Conv2d`` weights, U(−1/√fan_in, 1/√fan_in), is
+    ``variance_scaling(1 / 3, "fan_in", "uniform")``.
+    """
+    scale = positive("variance_scaling", "scale", scale)
+    if mode not in _FAN_MODES:
+        raise ConfigError(f"variance_scaling: expected mode in {_FAN_MODES}, got {mode!r}")
+    if distribution not in _DISTRIBUTIONS:
+        raise ConfigError(f"variance_scaling: expected distribution in {_DISTRIBUTIONS}, "
+                          f"got {distribution!r}")
+
     def init(key: random.Key, shape: tuple[int, ...], dtype: DTypeLike = np.float32) -> np.ndarray:
-        limit = limit_of(*fans(shape))
+        fan_in, fan_out = fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+        if distribution == "normal":
+            return normal(math.sqrt(scale / n))(key, shape, dtype)
+        limit = math.sqrt(3.0 * scale / n)
         return random.uniform(key, shape, -limit, limit, dtype)
 
     return init
 
 
-def _scaled_normal(std_of: Callable[[int, int], float]) -> Initializer:
-    return lambda key, shape, dtype=np.float32: normal(std_of(*fans(shape)))(key, shape, dtype)
-
-
 def glorot_uniform() -> Initializer:
     """U(−a, a) with a = √(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
-    return _scaled_uniform(lambda fan_in, fan_out: math.sqrt(6.0 / (fan_in + fan_out)))
+    return variance_scaling(1.0, "fan_avg", "uniform")
 
 
 def glorot_normal() -> Initializer:
     """N(0, 2 / (fan_in + fan_out)), the "Xavier" normal initializer."""
-    return _scaled_normal(lambda fan_in, fan_out: math.sqrt(2.0 / (fan_in + fan_out)))
+    return variance_scaling(1.0, "fan_avg", "normal")
 
 
 def he_normal() -> Initializer:
     """N(0, 2 / fan_in), for ReLU networks (He et al., 2015)."""
-    return _scaled_normal(lambda fan_in, fan_out: math.sqrt(2.0 / fan_in))
+    return variance_scaling(2.0, "fan_in", "normal")
 
 
 def he_uniform() -> Initializer:
     """U(−a, a) with a = √(6 / fan_in)."""
-    return _scaled_uniform(lambda fan_in, fan_out: math.sqrt(6.0 / fan_in))
+    return variance_scaling(2.0, "fan_in", "uniform")
 
 
 def initialize(where: str, init: Initializer, key: random.Key, shape: tuple[int, ...],

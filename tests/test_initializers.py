@@ -5,6 +5,7 @@ import pytest
 
 from fnn import initializers as init
 from fnn import random
+from fnn.errors import ConfigError
 
 
 def test_fans_follow_the_fan_in_fan_out_convention():
@@ -24,6 +25,9 @@ def test_zeros():
     (init.he_normal, lambda fi, fo: math.sqrt(2 / fi)),
     (init.glorot_uniform, lambda fi, fo: math.sqrt(6 / (fi + fo)) / math.sqrt(3)),
     (init.he_uniform, lambda fi, fo: math.sqrt(6 / fi) / math.sqrt(3)),
+    (lambda: init.variance_scaling(0.5, "fan_out"), lambda fi, fo: math.sqrt(0.5 / fo)),
+    (lambda: init.variance_scaling(3.0, "fan_avg", "uniform"),
+     lambda fi, fo: math.sqrt(3.0 / ((fi + fo) / 2))),
 ])
 def test_scale_matches_the_formula(factory, expected_std):
     shape = (400, 300)
@@ -44,3 +48,32 @@ def test_uniform_limits(factory):
 def test_initialize_rejects_an_uncalled_factory_with_a_hint():
     with pytest.raises(TypeError, match=r"glorot_uniform\(\), not glorot_uniform"):
         init.initialize("dense(3) w_init", init.glorot_uniform, random.key(0), (2, 3), np.float32)
+
+
+def test_variance_scaling_one_third_uniform_is_pytorchs_default_limit():
+    shape = (3, 3, 16, 32)   # a conv2d weight: fan_in = 3·3·16
+    w = init.variance_scaling(1 / 3, "fan_in", "uniform")(random.key(3), shape, np.float64)
+    limit = 1 / math.sqrt(3 * 3 * 16)
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.95 * limit
+
+
+@pytest.mark.parametrize("factory, std", [
+    (init.he_normal, lambda fi, fo: math.sqrt(2 / fi)),
+    (init.glorot_normal, lambda fi, fo: math.sqrt(2 / (fi + fo))),
+])
+def test_named_normal_factories_draw_the_same_bytes_as_normal_with_their_std(factory, std):
+    shape = (30, 20)
+    expected = init.normal(std(*init.fans(shape)))(random.key(4), shape, np.float32)
+    assert factory()(random.key(4), shape, np.float32).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("args, message", [
+    ((0.0,), "scale must be a positive, finite number, got 0.0"),
+    ((float("nan"),), "scale must be a positive, finite number, got nan"),
+    ((True,), "scale must be a positive, finite number, got True"),
+    ((1.0, "fan_sum"), "expected mode in .*got 'fan_sum'"),
+    ((1.0, "fan_in", "truncated_normal"), "expected distribution in .*got 'truncated_normal'"),
+])
+def test_variance_scaling_rejects_bad_settings(args, message):
+    with pytest.raises(ConfigError, match=rf"variance_scaling: {message}"):
+        init.variance_scaling(*args)
