@@ -22,17 +22,21 @@ import numpy as np
 
 import fnn
 from fnn import checkpoint, detection, layers, optim, random
-from fnn.initializers import he_normal
+from fnn.initializers import variance_scaling
 
 GRID = detection.YoloGrid(image_size=96, cells=6, boxes_per_cell=2, classes=10)
 CHANNELS = (8, 16, 32, 64)
 HIDDEN = 1024
-EPOCHS = 20
+EPOCHS = 35
 TRAIN_SCENES = 10000
 TEST_SCENES = 1000
 BATCH = 32
 PLOT_SCORE = 0.15   # detections drawn in the picture score at least this
 PEAK_LR = 1e-3
+# PyTorch's default for Conv2d and Linear weights, U(±1/√fan_in). He's N(0, 2/fan_in) is √6
+# times wider, which behind batch norm only shrinks Adam's steps relative to the weights:
+# 20 epochs with it reached mAP@0.5 0.47, against 0.80 with this one.
+W_INIT = variance_scaling(1 / 3, "fan_in", "uniform")
 
 
 def build_layers(grid: detection.YoloGrid = GRID) -> list[fnn.Layer]:
@@ -40,10 +44,10 @@ def build_layers(grid: detection.YoloGrid = GRID) -> list[fnn.Layer]:
     reshaped to (n, S, S, 5B + C)."""
     blocks = []
     for filters in CHANNELS:
-        blocks += [layers.conv2d(filters, 3, padding=1, w_init=he_normal(), use_bias=False),
+        blocks += [layers.conv2d(filters, 3, padding=1, w_init=W_INIT, use_bias=False),
                    layers.batch_norm(), layers.leaky_relu(0.1), layers.max_pool2d(2)]
-    return [*blocks, layers.flatten(), layers.dense(HIDDEN, w_init=he_normal()),
-            layers.leaky_relu(0.1), layers.dense(grid.output_size),
+    return [*blocks, layers.flatten(), layers.dense(HIDDEN, w_init=W_INIT),
+            layers.leaky_relu(0.1), layers.dense(grid.output_size, w_init=W_INIT),
             layers.reshape(grid.output_shape)]
 
 
