@@ -1,9 +1,10 @@
 """CNN workloads: W3, the book's SimpleConvNet (conv 30×5×5 → ReLU → 2×2 max pool →
 dense 100 → ReLU → dense 10) trained with Adam, and its inference throughput (W5);
 W6, the network of examples/detect_digits.py (four blocks of 3×3 padded conv, batch
-norm, Leaky ReLU 0.1 and 2×2 max pooling, 8 → 64 channels, on 1×96×96 images, then
-dense 1024, Leaky ReLU and a dense head) with a 10-class cross-entropy head, which
-PyTorch and JAX run too (W7 in ``benchmarks.detection`` is the example's own step)."""
+norm, Leaky ReLU 0.1 and 2×2 max pooling, 8 → 64 channels, on 1×96×96 images, one more
+conv/batch norm/Leaky ReLU on the 6×6 grid, then dense 1024, Leaky ReLU and a dense
+head) with a 10-class cross-entropy head, which PyTorch and JAX run too (W7 in
+``benchmarks.detection`` is the example's own step)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ W3_SPEC = [["conv", FILTERS, KERNEL, 0, True], ["relu"], ["maxpool", 2], ["flatt
 W6_CHANNELS, W6_SIDE, W6_HIDDEN = (8, 16, 32, 64), 96, 1024
 W6_SPEC = [entry for f in W6_CHANNELS
            for entry in (["conv", f, 3, 1, False], ["bn"], ["leaky", 0.1], ["maxpool", 2])] + \
-    [["flatten"], ["dense", W6_HIDDEN], ["leaky", 0.1], ["dense", CLASSES]]
+    [["conv", W6_CHANNELS[-1], 3, 1, False], ["bn"], ["leaky", 0.1],
+     ["flatten"], ["dense", W6_HIDDEN], ["leaky", 0.1], ["dense", CLASSES]]
 
 
 def simple_conv_net():

@@ -27,6 +27,7 @@ import numpy as np
 import fnn
 from benchmarks.harness import Workload, measure
 from fnn import detection, random
+from fnn.layers.conv import weight_grad
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "detect_digits.py"
 
@@ -55,7 +56,7 @@ def products(layer_list, params, in_shape, batch, dtype):
             w = rng.random((f, c * kh * kw), dtype=np.float32).astype(dtype)
             col = rng.random((c * kh * kw, pixels), dtype=np.float32).astype(dtype)
             dy = rng.random((f, pixels), dtype=np.float32).astype(dtype)
-            calls += [lambda w=w, col=col: w @ col, lambda dy=dy, col=col: dy @ col.T]
+            calls += [lambda w=w, col=col: w @ col, lambda dy=dy, col=col: weight_grad(dy, col)]
             if not first:
                 calls.append(lambda w=w, dy=dy: w.T @ dy)
             first = False

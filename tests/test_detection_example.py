@@ -20,10 +20,10 @@ def test_example_pieces_and_benchmark_workload():
     workload = bench.w7(batch=2)
     for variant in workload.variants.values():
         variant()
-    # four convolutions (the first without an input gradient) and two dense layers
+    # five convolutions (the first without an input gradient) and two dense layers
     floor = bench.products(example.build_layers(example.GRID), ts.params, (1, 96, 96), 2,
                            np.float32)
-    assert len(floor) == 4 * 3 - 1 + 2 * 3
+    assert len(floor) == 5 * 3 - 1 + 2 * 3
 
 
 def test_two_short_epochs_train_and_evaluate(mnist, tmp_path):
