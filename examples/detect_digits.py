@@ -32,7 +32,7 @@ EPOCHS = 30
 TRAIN_SCENES = 10000
 TEST_SCENES = 1000
 BATCH = 32
-PLOT_SCORE = 0.15   # detections drawn in the picture score at least this
+PLOT_SCORE = 0.3   # detections drawn in the picture score at least this
 PEAK_LR = 1e-3
 # PyTorch's default for Conv2d and Linear weights, U(±1/√fan_in). He's N(0, 2/fan_in) is √6
 # times wider, which behind batch norm only shrinks Adam's steps relative to the weights:
@@ -77,12 +77,12 @@ def load(directory):
     return (images[:n], labels[:n]), (images[n:], labels[n:])
 
 
-def evaluate(model, ts, scenes, targets, batch_size=200):
+def evaluate(model, ts, scenes, targets, batch_size=200, rescore=True):
     """The test loss's parts, the detections, VOC mAP@0.5 and COCO mAP on ``scenes``."""
     outputs = fnn.predict(model, ts, scenes.images, batch_size=batch_size)
     found = detection.decode(GRID, outputs)
     truths = list(zip(scenes.boxes, scenes.classes, strict=True))
-    return (detection.loss_parts(GRID, outputs, targets), found,
+    return (detection.loss_parts(GRID, outputs, targets, rescore=rescore), found,
             detection.mean_average_precision(found, truths), detection.coco_map(found, truths))
 
 
@@ -119,6 +119,9 @@ def main():
     parser.add_argument("--test-scenes", type=int, default=TEST_SCENES)
     parser.add_argument("--lr", type=float, default=PEAK_LR, help="the peak learning rate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-rescore", action="store_true",
+                        help="confidence target 1 for the responsible box (darknet's "
+                             "rescore=0) instead of the paper's, its IoU with the truth")
     parser.add_argument("--save", help="write the trained TrainState to this checkpoint (.npz)")
     parser.add_argument("--plot", help="draw test scenes with true and detected boxes to this PNG")
     args = parser.parse_args()
@@ -131,7 +134,7 @@ def main():
     model = build_model(GRID)
     steps = -(-args.train_scenes // BATCH)
     optimizer = build_optimizer(args.epochs, steps, args.lr)
-    loss = detection.yolo_v1_loss(GRID)
+    loss = detection.yolo_v1_loss(GRID, rescore=not args.no_rescore)
     ts = fnn.init_train_state(model, optimizer, init_key, (1, GRID.image_size, GRID.image_size))
     step = fnn.make_train_step(model, loss, optimizer)
     print(f"{args.train_scenes} fresh training scenes per epoch from the first 8,000 images, "
@@ -142,7 +145,8 @@ def main():
           f"{'noobj':>7} {'cls':>7} {'mAP@.5':>7} {'COCO':>7}")
 
     def report(epoch, seconds, train_loss):
-        parts, found, voc, coco = evaluate(model, ts, test, test_targets)
+        parts, found, voc, coco = evaluate(model, ts, test, test_targets,
+                                           rescore=not args.no_rescore)
         test_loss = parts.coord + parts.obj + parts.noobj + parts.cls
         print(f"{epoch:5d} {seconds:7.1f} {train_loss:7.3f} {test_loss:7.3f} {parts.coord:7.3f} "
               f"{parts.obj:7.3f} {parts.noobj:7.3f} {parts.cls:7.3f} {voc.mean:7.4f} "
