@@ -60,9 +60,8 @@ def test_two_short_epochs_train_above_chance(mnist, tmp_path):
     """Two short epochs (100 steps, the first 50 warming up to a raised rate) reach an
     mAP@0.5 of about 0.01 (0.0106 where this was written). This checks that the test loss
     falls far below the untrained network's (epoch 0) and is the sum of its parts, that
-    both mAPs lie in [0, 1] and
-    mAP@0.5 beats random detections on the same scenes, and that the checkpoint and the
-    picture are written."""
+    both mAPs lie in [0, 1] and mAP@0.5 beats random detections on the same scenes, and
+    that the checkpoint and the picture are written."""
     rows = run_example("--epochs", "2", "--train-scenes", "1600", "--test-scenes", "200",
                        "--lr", "3e-3", "--save", str(tmp_path / "run.npz"),
                        "--plot", str(tmp_path / "scenes.png"))
