@@ -57,14 +57,25 @@ def test_variance_scaling_one_third_uniform_is_pytorchs_default_limit():
     assert np.abs(w).max() <= limit and np.abs(w).max() > 0.95 * limit
 
 
-@pytest.mark.parametrize("factory, std", [
-    (init.he_normal, lambda fi, fo: math.sqrt(2 / fi)),
-    (init.glorot_normal, lambda fi, fo: math.sqrt(2 / (fi + fo))),
-])
-def test_named_normal_factories_draw_the_same_bytes_as_normal_with_their_std(factory, std):
-    shape = (30, 20)
-    expected = init.normal(std(*init.fans(shape)))(random.key(4), shape, np.float32)
-    assert factory()(random.key(4), shape, np.float32).tobytes() == expected.tobytes()
+NAMED = [  # each factory, its distribution, and its std (normal) or limit (uniform)
+    (init.he_normal, "normal", lambda fi, fo: math.sqrt(2 / fi)),
+    (init.glorot_normal, "normal", lambda fi, fo: math.sqrt(2 / (fi + fo))),
+    (init.he_uniform, "uniform", lambda fi, fo: math.sqrt(6 / fi)),
+    (init.glorot_uniform, "uniform", lambda fi, fo: math.sqrt(6 / (fi + fo))),
+]
+
+
+@pytest.mark.parametrize("factory, distribution, scale", NAMED)
+@pytest.mark.parametrize("shape", [(30, 20), (7,), (3, 3, 5, 8), (13, 6)])  # (13, 6): odd fan sum
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_named_factories_draw_the_bytes_of_their_formula(factory, distribution, scale, shape,
+                                                         dtype):
+    # The formulas as these factories computed them before they became variance_scaling's
+    # cases: saved runs and snapshots keep their initial weights.
+    s = scale(*init.fans(shape))
+    expected = (init.normal(s)(random.key(4), shape, dtype) if distribution == "normal"
+                else random.uniform(random.key(4), shape, -s, s, dtype))
+    assert factory()(random.key(4), shape, dtype).tobytes() == expected.tobytes()
 
 
 @pytest.mark.parametrize("args, message", [

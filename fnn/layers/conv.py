@@ -84,9 +84,10 @@ def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], kernel: Pair, st
 
 
 def weight_grad(dy_rows: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """dy·colᵀ, of shape (filters, C·kh·kw), for dy of shape (filters, N·oh·ow). The inner
-    axis is long: BLAS runs the product 10–30% faster at two threads with the longer of
-    the two short axes first, so it computes (col·dyᵀ)ᵀ when col has more rows."""
+    """dy·colᵀ, of shape (filters, rows of col: C·kh·kw, plus one for a bias), for dy of
+    shape (filters, N·oh·ow). The inner axis is long: BLAS runs the product 10–30% faster
+    at two threads with the longer of the two short axes first, so it computes (col·dyᵀ)ᵀ
+    when col has more rows."""
     return (col @ dy_rows.T).T if len(col) > len(dy_rows) else dy_rows @ col.T
 
 
