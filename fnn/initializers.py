@@ -63,9 +63,8 @@ def variance_scaling(scale: float, mode: str = "fan_in",
 
     ``"normal"``: N(0, scale / n); ``"uniform"``: U(−a, a) with a = √(3·scale / n), the
     same variance. ``glorot_*`` and ``he_*`` are its cases (JAX's normal ones draw from a
-    truncated normal; these do not). PyTorch's default for
-    ``Linear`` and ``Conv2d`` weights, U(−1/√fan_in, 1/√fan_in), is
-    ``variance_scaling(1 / 3, "fan_in", "uniform")``.
+    truncated normal; these do not). PyTorch's default for ``Linear`` and ``Conv2d``
+    weights, U(−1/√fan_in, 1/√fan_in), is ``variance_scaling(1 / 3, "fan_in", "uniform")``.
     """
     scale = positive("variance_scaling", "scale", scale)
     if mode not in _FAN_MODES:
