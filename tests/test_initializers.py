@@ -37,24 +37,21 @@ def test_scale_matches_the_formula(factory, expected_std):
     assert abs(w.mean()) < 0.05 * expected_std(*shape)
 
 
-@pytest.mark.parametrize("factory", [init.glorot_uniform, init.he_uniform])
-def test_uniform_limits(factory):
-    w = factory()(random.key(2), (50, 60), np.float64)
-    fi, fo = init.fans((50, 60))
-    limit = math.sqrt(6 / (fi + fo)) if factory is init.glorot_uniform else math.sqrt(6 / fi)
+@pytest.mark.parametrize("factory, shape, limit", [
+    (init.glorot_uniform, (50, 60), math.sqrt(6 / (50 + 60))),
+    (init.he_uniform, (50, 60), math.sqrt(6 / 50)),
+    # PyTorch's default, on a conv2d weight (kh, kw, in, out): U(±1/√fan_in), fan_in = 3·3·16
+    (lambda: init.variance_scaling(1 / 3, "fan_in", "uniform"), (3, 3, 16, 32),
+     1 / math.sqrt(3 * 3 * 16)),
+])
+def test_uniform_limits(factory, shape, limit):
+    w = factory()(random.key(2), shape, np.float64)
     assert np.abs(w).max() <= limit and np.abs(w).max() > 0.95 * limit
 
 
 def test_initialize_rejects_an_uncalled_factory_with_a_hint():
     with pytest.raises(TypeError, match=r"glorot_uniform\(\), not glorot_uniform"):
         init.initialize("dense(3) w_init", init.glorot_uniform, random.key(0), (2, 3), np.float32)
-
-
-def test_variance_scaling_one_third_uniform_is_pytorchs_default_limit():
-    shape = (3, 3, 16, 32)   # a conv2d weight: fan_in = 3·3·16
-    w = init.variance_scaling(1 / 3, "fan_in", "uniform")(random.key(3), shape, np.float64)
-    limit = 1 / math.sqrt(3 * 3 * 16)
-    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.95 * limit
 
 
 NAMED = [  # each factory, its distribution, and its std (normal) or limit (uniform)
